@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { AppsService } from './domains/apps/apps.service.js';
+import { AuthService } from './domains/auth/auth.service.js';
+import { openMigratedDatabase } from './platform/bootstrap.js';
+import { ConfigError, loadConfig } from './platform/config.js';
+import { EventBus } from './platform/events.js';
+import { seedDemo } from './seed/demo.js';
+import { createServices } from './server.js';
+
+const USAGE = `Usage: npm run parley -- <command>
+
+  app create <name> [--dev-tokens] [--webhook-url URL]   create an app; prints its api key and secret (once)
+  app list                                                list apps
+  app rotate-secret <name> [--grace SECONDS]              issue a new secret (old one valid for --grace)
+  user token <app name> <user_id> [--expires SECONDS]     sign a user token with the app's secret
+  seed demo                                               create the demo app, users and channels
+  migrate                                                 apply pending migrations
+
+Uses the same configuration as the server (DATABASE_URL, PARLEY_DATA_DIR, ...).`;
+
+async function run(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      'dev-tokens': { type: 'boolean', default: false },
+      'webhook-url': { type: 'string' },
+      grace: { type: 'string', default: '0' },
+      expires: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  const [group, command, ...rest] = positionals;
+  if (values.help || !group) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const config = loadConfig();
+  const database = await openMigratedDatabase(config);
+  const services = createServices(database, new EventBus());
+  const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  const appByName = async (name: string | undefined) => {
+    const row = name ? await services.apps.findByName(name) : undefined;
+    if (!row) throw new Error(`no app named ${JSON.stringify(name)} (see: npm run parley -- app list)`);
+    return row;
+  };
+  try {
+    if (group === 'app' && command === 'create' && rest[0]) {
+      const { app, api_secret } = await services.apps.create({
+        name: rest[0],
+        webhook_url: values['webhook-url'] ?? null,
+        settings: { dev_tokens: values['dev-tokens'] },
+      });
+      out({ ...app, api_secret });
+    } else if (group === 'app' && command === 'list') {
+      out(await services.apps.list());
+    } else if (group === 'app' && command === 'rotate-secret') {
+      const row = await appByName(rest[0]);
+      out(await services.apps.rotateSecret(row.id, Number(values.grace)));
+    } else if (group === 'user' && command === 'token' && rest[1]) {
+      const row = await appByName(rest[0]);
+      const expires = values.expires ? Number(values.expires) : undefined;
+      out({
+        user_id: rest[1],
+        token: await AuthService.signUserToken(AppsService.verificationKeys(row)[0]!, rest[1], expires),
+      });
+    } else if (group === 'seed' && command === 'demo') {
+      const result = await seedDemo(services);
+      out({
+        created: result.created,
+        api_key: result.app.api_key,
+        api_secret: result.apiSecret ?? '(shown only when created)',
+      });
+    } else if (group === 'migrate') {
+      out({ ok: true });
+    } else {
+      process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
+      return 2;
+    }
+    return 0;
+  } finally {
+    await database.close();
+    database.unlock();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(
+      `${error instanceof ConfigError ? error.message : `Error: ${error instanceof Error ? error.message : String(error)}`}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,95 @@
+import { AppSettings } from '@parley/protocol';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Actor, RequestContext } from '../../platform/context.js';
+import type { Db } from '../../platform/db.js';
+import type { AppRow } from '../../platform/db.types.js';
+import { AppError } from '../../platform/errors.js';
+import { AppsService } from '../apps/apps.service.js';
+import { usersRepository } from '../users/users.repository.js';
+
+export interface Credentials {
+  apiKey: string | undefined;
+  authorization: string | undefined;
+}
+
+/**
+ * Turns request credentials into a RequestContext.
+ * - `Authorization: Bearer <jwt>`: HS256 signed with the app's api secret. A `user_id` (or `sub`)
+ *   claim makes a user call; `server: true` makes a server call. `exp` is honoured; `iat` is
+ *   checked against the user's token revocation time.
+ * - `Authorization: Secret <api secret>`: a server call.
+ * Anything else is a 401 with a stable code.
+ */
+export class AuthService {
+  constructor(
+    private readonly db: Db,
+    private readonly apps: AppsService,
+  ) {}
+
+  async authenticate(credentials: Credentials): Promise<RequestContext> {
+    if (!credentials.apiKey) throw new AppError('AUTH_MISSING', 'send the api key in the X-Api-Key header');
+    const app = await this.apps.resolveApiKey(credentials.apiKey);
+    const header = credentials.authorization?.trim();
+    if (!header)
+      throw new AppError('AUTH_MISSING', 'send Authorization: Bearer <token> or Secret <api secret>');
+    const [scheme, value] = header.split(/\s+/, 2);
+    if (scheme?.toLowerCase() === 'secret' && value) {
+      if (!AppsService.secretMatches(app, value)) throw new AppError('AUTH_SECRET_INVALID');
+      return { app, actor: { kind: 'server' } };
+    }
+    if (scheme?.toLowerCase() === 'bearer' && value)
+      return { app, actor: await this.actorFromToken(app, value) };
+    throw new AppError('AUTH_MISSING', 'the Authorization scheme must be Bearer or Secret');
+  }
+
+  async actorFromToken(app: AppRow, token: string): Promise<Actor> {
+    const claims = await verifyAppToken(app, token);
+    if (claims.server === true) return { kind: 'server' };
+    const userId = typeof claims.user_id === 'string' ? claims.user_id : claims.sub;
+    if (!userId || !/^[A-Za-z0-9@_.\-=]{1,128}$/.test(userId)) {
+      throw new AppError('AUTH_TOKEN_INVALID', 'the token has no valid user_id claim');
+    }
+    const user = await usersRepository.ensure(this.db, app.id, userId);
+    if (user.deleted_at) throw new AppError('USER_DELETED');
+    const issuedAt = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
+    if (user.tokens_revoked_at && issuedAt < user.tokens_revoked_at.getTime())
+      throw new AppError('AUTH_TOKEN_REVOKED');
+    return { kind: 'user', user };
+  }
+
+  /** Signs a user token for the demo app's dev-token endpoint and the CLI. */
+  static async signUserToken(secretOrKey: string | Uint8Array, userId: string, expiresInSeconds?: number) {
+    const key = typeof secretOrKey === 'string' ? new TextEncoder().encode(secretOrKey) : secretOrKey;
+    const jwt = new SignJWT({ user_id: userId })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt();
+    if (expiresInSeconds) jwt.setExpirationTime(`${expiresInSeconds}s`);
+    return jwt.sign(key);
+  }
+
+  /** Dev tokens are signed with the stored key (equivalent to the secret, see AppsService). */
+  async devToken(app: AppRow, userId: string): Promise<string> {
+    if (!AppSettings.parse(app.settings).dev_tokens) throw new AppError('DEV_TOKENS_DISABLED');
+    return AuthService.signUserToken(app.secret_hash, userId);
+  }
+}
+
+async function verifyAppToken(app: AppRow, token: string) {
+  let lastError: unknown;
+  for (const key of AppsService.verificationKeys(app)) {
+    try {
+      const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+      if (payload.aud !== undefined && payload.aud !== app.api_key) {
+        throw new AppError('AUTH_TOKEN_INVALID', 'the token was issued for another app');
+      }
+      return payload;
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw new AppError('AUTH_TOKEN_EXPIRED');
+      if (error instanceof AppError) throw error;
+      lastError = error;
+    }
+  }
+  const reason =
+    lastError instanceof joseErrors.JOSEAlgNotAllowed ? 'only HS256 tokens are accepted' : undefined;
+  throw new AppError('AUTH_TOKEN_INVALID', reason);
+}

@@ -1,0 +1,103 @@
+import type { ChannelTypeConfig } from '@parley/protocol';
+import type { Actor } from '../../platform/context.js';
+import type { MemberRow } from '../../platform/db.types.js';
+import { AppError } from '../../platform/errors.js';
+import { isBanned } from '../users/users.service.js';
+
+/**
+ * The one place that decides who may do what in a channel. Services ask `authorize(action, …)`;
+ * nothing else compares roles. The permission matrix test walks every action × role.
+ */
+export type ChannelAction =
+  | 'read'
+  | 'send'
+  | 'send_when_frozen'
+  | 'skip_slow_mode'
+  | 'edit_own_message'
+  | 'edit_any_message'
+  | 'delete_own_message'
+  | 'delete_any_message'
+  | 'hard_delete_message'
+  | 'update_channel'
+  | 'freeze_channel'
+  | 'truncate_channel'
+  | 'delete_channel'
+  | 'add_members'
+  | 'remove_members'
+  | 'invite_members'
+  | 'update_member_role'
+  | 'ban_member';
+
+export interface PolicySubject {
+  actor: Actor;
+  config: ChannelTypeConfig;
+  membership: MemberRow | null | undefined;
+}
+
+type Who = 'admin' | 'app_moderator' | 'owner' | 'channel_moderator' | 'member' | 'public_reader';
+
+/** Who may do each action (server-side calls may always). */
+const RULES: Record<ChannelAction, readonly Who[]> = {
+  read: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member', 'public_reader'],
+  send: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  send_when_frozen: ['admin'],
+  skip_slow_mode: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  edit_own_message: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  edit_any_message: ['admin'],
+  delete_own_message: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  delete_any_message: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  hard_delete_message: ['admin'],
+  update_channel: ['admin', 'owner', 'channel_moderator'],
+  freeze_channel: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  truncate_channel: ['admin', 'owner'],
+  delete_channel: ['admin', 'owner'],
+  add_members: ['admin', 'owner', 'channel_moderator'],
+  remove_members: ['admin', 'owner', 'channel_moderator'],
+  invite_members: ['admin', 'owner', 'channel_moderator'],
+  update_member_role: ['admin', 'owner'],
+  ban_member: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+};
+
+/** Actions a user banned from the app or the channel may still do. */
+const ALLOWED_WHEN_BANNED: ReadonlySet<ChannelAction> = new Set(['read']);
+
+function rolesOf(subject: PolicySubject): Set<Who> {
+  const roles = new Set<Who>();
+  if (subject.actor.kind !== 'user') return roles;
+  const { user } = subject.actor;
+  if (user.role === 'admin') roles.add('admin');
+  if (user.role === 'moderator') roles.add('app_moderator');
+  const m = subject.membership;
+  // An invite not yet accepted lets the user see the channel, not act in it.
+  const active = m && !(m.invited && !m.invite_accepted_at);
+  if (m && (active || m.invited) && !m.invite_rejected_at) roles.add('public_reader');
+  if (active && !m.invite_rejected_at) {
+    roles.add('member');
+    if (m.role === 'owner') roles.add('owner');
+    if (m.role === 'moderator') roles.add('channel_moderator');
+  }
+  if (subject.config.public_read) roles.add('public_reader');
+  return roles;
+}
+
+export function can(action: ChannelAction, subject: PolicySubject): boolean {
+  if (subject.actor.kind === 'server') return true;
+  const user = subject.actor.user;
+  const banned = isBanned(user) || subject.membership?.banned === true;
+  if (banned && !ALLOWED_WHEN_BANNED.has(action)) return false;
+  if (user.role === 'guest' && action !== 'read' && action !== 'send' && !action.endsWith('own_message'))
+    return false;
+  const roles = rolesOf(subject);
+  return RULES[action].some((who) => roles.has(who));
+}
+
+export function authorize(action: ChannelAction, subject: PolicySubject): void {
+  if (can(action, subject)) return;
+  if (subject.actor.kind === 'user' && isBanned(subject.actor.user)) throw new AppError('USER_BANNED');
+  if (subject.membership?.banned) throw new AppError('USER_BANNED', 'the user is banned from this channel');
+  throw new AppError('FORBIDDEN', `not allowed to ${action.replaceAll('_', ' ')} in this channel`, {
+    action,
+  });
+}
+
+export const POLICY_ACTIONS = Object.keys(RULES) as ChannelAction[];

@@ -1,0 +1,108 @@
+import {
+  ActingUserQuery,
+  ChannelParams,
+  DeleteMessageQuery,
+  ErrorResponse,
+  ListMessagesQuery,
+  MessageParams,
+  MessageResponse,
+  MessagesResponse,
+  SendMessageBody,
+  UpdateMessageBody,
+} from '@parley/protocol';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Services } from '../../server.js';
+
+const errors = {
+  400: ErrorResponse,
+  401: ErrorResponse,
+  403: ErrorResponse,
+  404: ErrorResponse,
+  429: ErrorResponse,
+};
+const tags = ['messages'];
+const cidOf = (p: { type: string; id: string }) => `${p.type}:${p.id}`;
+
+export const messagesRoutes =
+  (services: Services): FastifyPluginAsyncZod =>
+  async (app) => {
+    const anyCaller = { config: { auth: 'app' as const } };
+    app.post(
+      '/channels/:type/:id/messages',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: ChannelParams,
+          body: SendMessageBody,
+          response: { 200: MessageResponse, 201: MessageResponse, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const { message, created } = await services.messages.send(req.ctx, cidOf(req.params), req.body);
+        reply.status(created ? 201 : 200);
+        return { message };
+      },
+    );
+    app.get(
+      '/channels/:type/:id/messages',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: ChannelParams,
+          querystring: ListMessagesQuery,
+          response: { 200: MessagesResponse, ...errors },
+        },
+      },
+      async (req) => ({ messages: await services.messages.list(req.ctx, cidOf(req.params), req.query) }),
+    );
+    app.get(
+      '/messages/:message_id',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: MessageParams,
+          querystring: ActingUserQuery,
+          response: { 200: MessageResponse, ...errors },
+        },
+      },
+      async (req) => ({
+        message: await services.messages.get(req.ctx, req.params.message_id, req.query.user_id),
+      }),
+    );
+    app.patch(
+      '/messages/:message_id',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: MessageParams,
+          body: UpdateMessageBody,
+          response: { 200: MessageResponse, ...errors },
+        },
+      },
+      async (req) => ({ message: await services.messages.update(req.ctx, req.params.message_id, req.body) }),
+    );
+    app.delete(
+      '/messages/:message_id',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: MessageParams,
+          querystring: DeleteMessageQuery,
+          response: { 200: MessageResponse, ...errors },
+        },
+      },
+      async (req) => ({
+        message: await services.messages.delete(
+          req.ctx,
+          req.params.message_id,
+          req.query.hard,
+          req.query.user_id,
+        ),
+      }),
+    );
+  };

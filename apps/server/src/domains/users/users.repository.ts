@@ -1,0 +1,120 @@
+import type { RawBuilder } from 'kysely';
+import { sql } from 'kysely';
+import type { Executor } from '../../platform/db.js';
+import type { UserRow } from '../../platform/db.types.js';
+
+export interface UserWrite {
+  id: string;
+  name?: string | null;
+  image?: string | null;
+  role?: string;
+  custom?: Record<string, unknown>;
+  banned?: boolean;
+  ban_expires_at?: Date | null;
+  ban_reason?: string | null;
+}
+
+export const usersRepository = {
+  find(db: Executor, appId: string, id: string) {
+    return db
+      .selectFrom('users')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+  },
+
+  findMany(db: Executor, appId: string, ids: readonly string[]) {
+    if (ids.length === 0) return Promise.resolve([] as UserRow[]);
+    return db.selectFrom('users').selectAll().where('app_id', '=', appId).where('id', 'in', ids).execute();
+  },
+
+  /** Insert or overwrite the given fields; fields left undefined keep their stored value. */
+  upsert(db: Executor, appId: string, user: UserWrite): Promise<UserRow> {
+    const now = new Date();
+    const values = {
+      app_id: appId,
+      id: user.id,
+      name: user.name ?? null,
+      image: user.image ?? null,
+      role: user.role ?? 'user',
+      custom: JSON.stringify(user.custom ?? {}),
+      banned: user.banned ?? false,
+      ban_expires_at: user.ban_expires_at ?? null,
+      ban_reason: user.ban_reason ?? null,
+      updated_at: now,
+    };
+    return db
+      .insertInto('users')
+      .values(values)
+      .onConflict((oc) =>
+        oc.columns(['app_id', 'id']).doUpdateSet((eb) => ({
+          ...(user.name !== undefined ? { name: eb.ref('excluded.name') } : {}),
+          ...(user.image !== undefined ? { image: eb.ref('excluded.image') } : {}),
+          ...(user.role !== undefined ? { role: eb.ref('excluded.role') } : {}),
+          ...(user.custom !== undefined ? { custom: eb.ref('excluded.custom') } : {}),
+          ...(user.banned !== undefined ? { banned: eb.ref('excluded.banned') } : {}),
+          ...(user.ban_expires_at !== undefined ? { ban_expires_at: eb.ref('excluded.ban_expires_at') } : {}),
+          ...(user.ban_reason !== undefined ? { ban_reason: eb.ref('excluded.ban_reason') } : {}),
+          deleted_at: null,
+          updated_at: now,
+        })),
+      )
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
+  /** Creates the user if missing (first sight of a valid token); never changes an existing one. */
+  async ensure(db: Executor, appId: string, id: string): Promise<UserRow> {
+    await db
+      .insertInto('users')
+      .values({
+        app_id: appId,
+        id,
+        role: 'user',
+        custom: '{}',
+        name: null,
+        image: null,
+        updated_at: new Date(),
+      })
+      .onConflict((oc) => oc.columns(['app_id', 'id']).doNothing())
+      .execute();
+    return (await usersRepository.find(db, appId, id))!;
+  },
+
+  update(db: Executor, appId: string, id: string, patch: Record<string, unknown>) {
+    return db
+      .updateTable('users')
+      .set({ ...patch, updated_at: new Date() })
+      .where('app_id', '=', appId)
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+  },
+
+  query(
+    db: Executor,
+    appId: string,
+    opts: {
+      where: RawBuilder<boolean>;
+      orderBy: RawBuilder<unknown>;
+      limit: number;
+      offset: number;
+      includeDeleted: boolean;
+    },
+  ) {
+    let q = db.selectFrom('users').selectAll().where('app_id', '=', appId).where(opts.where);
+    if (!opts.includeDeleted) q = q.where('deleted_at', 'is', null);
+    return q.orderBy(sql`${opts.orderBy}`).limit(opts.limit).offset(opts.offset).execute();
+  },
+
+  async hardDelete(db: Executor, appId: string, id: string) {
+    // Messages keep their author id (a tombstone author), memberships go with the user.
+    const result = await db
+      .deleteFrom('users')
+      .where('app_id', '=', appId)
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
+  },
+};

@@ -1,0 +1,15 @@
+import type { Migration } from 'kysely';
+import * as createApps from './0001_create_apps.js';
+import * as createUsers from './0002_create_users.js';
+import * as createChannels from './0003_create_channel_types_and_channels.js';
+import * as createMembers from './0004_create_members.js';
+import * as createMessages from './0005_create_messages.js';
+
+/** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
+export const migrations: Record<string, Migration> = {
+  '0001_create_apps': createApps,
+  '0002_create_users': createUsers,
+  '0003_create_channel_types_and_channels': createChannels,
+  '0004_create_members': createMembers,
+  '0005_create_messages': createMessages,
+};

@@ -1,0 +1,29 @@
+import client from 'prom-client';
+
+/** One registry per server instance, so tests can run several servers in one process. */
+export function createMetrics() {
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry });
+  const httpDuration = new client.Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'HTTP request latency by route',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const events = new client.Counter({
+    name: 'parley_events_total',
+    help: 'Domain events published after commit, by type',
+    labelNames: ['type'] as const,
+    registers: [registry],
+  });
+  const dbPool = new client.Gauge({
+    name: 'parley_db_pool_connections',
+    help: 'Database pool connections by state (real Postgres only)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, events, dbPool };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,204 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import {
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { Redis } from 'ioredis';
+import { appsRoutes } from './domains/apps/apps.routes.js';
+import { AppsService } from './domains/apps/apps.service.js';
+import { authRoutes } from './domains/auth/auth.routes.js';
+import { AuthService } from './domains/auth/auth.service.js';
+import { channelTypesRoutes } from './domains/channel-types/channel-types.routes.js';
+import { ChannelTypesService } from './domains/channel-types/channel-types.service.js';
+import { channelsRoutes } from './domains/channels/channels.routes.js';
+import { ChannelsService } from './domains/channels/channels.service.js';
+import { membersRoutes } from './domains/members/members.routes.js';
+import { MembersService } from './domains/members/members.service.js';
+import { messagesRoutes } from './domains/messages/messages.routes.js';
+import { MessagesService } from './domains/messages/messages.service.js';
+import { opsRoutes } from './domains/ops/ops.routes.js';
+import { usersRoutes } from './domains/users/users.routes.js';
+import { UsersService } from './domains/users/users.service.js';
+import type { Config } from './platform/config.js';
+import type { DatabaseHandle } from './platform/db.js';
+import { AppError } from './platform/errors.js';
+import { EventBus } from './platform/events.js';
+import { installErrorHandling } from './platform/http.js';
+import { constantTimeEqual, sha256 } from './platform/ids.js';
+import { appLimits } from './platform/limits.js';
+import type { Logger } from './platform/logger.js';
+import { createMetrics, type Metrics } from './platform/metrics.js';
+import type { RouteAuth } from './platform/route-config.js';
+import './platform/route-config.js';
+
+export interface Services {
+  apps: AppsService;
+  auth: AuthService;
+  users: UsersService;
+  channelTypes: ChannelTypesService;
+  channels: ChannelsService;
+  members: MembersService;
+  messages: MessagesService;
+}
+
+export interface Parley {
+  http: FastifyInstance<any, any, any, any, any>;
+  services: Services;
+  bus: EventBus;
+  metrics: Metrics;
+  database: DatabaseHandle;
+  /** Every registered route with its auth mode: the cross-app walk test is generated from it. */
+  routes: { method: string; url: string; auth: RouteAuth }[];
+  close(): Promise<void>;
+}
+
+export function createServices(database: DatabaseHandle, bus: EventBus): Services {
+  const db = database.db;
+  const apps = new AppsService(db);
+  const channelTypes = new ChannelTypesService(db);
+  const channels = new ChannelsService(db, bus, channelTypes);
+  return {
+    apps,
+    auth: new AuthService(db, apps),
+    users: new UsersService(db, bus),
+    channelTypes,
+    channels,
+    members: new MembersService(db, bus, channels),
+    messages: new MessagesService(db, bus, channels),
+  };
+}
+
+export async function buildServer(config: Config, database: DatabaseHandle, logger: Logger): Promise<Parley> {
+  const metrics = createMetrics();
+  const bus = new EventBus((error, event) =>
+    logger.error({ err: error, event: event.type }, 'event listener failed'),
+  );
+  bus.subscribe((event) => metrics.events.inc({ type: event.type }));
+  const services = createServices(database, bus);
+  const routes: Parley['routes'] = [];
+
+  const http = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    genReqId: (req) =>
+      (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || crypto.randomUUID(),
+    ajv: { customOptions: { coerceTypes: false } },
+    routerOptions: { maxParamLength: 300 },
+  }).withTypeProvider<ZodTypeProvider>();
+  http.setValidatorCompiler(validatorCompiler);
+  http.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(http, logger);
+
+  http.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    for (const method of methods) {
+      if (method === 'HEAD' || route.url.startsWith('/docs')) continue;
+      routes.push({ method, url: route.url, auth: route.config?.auth ?? 'public' });
+    }
+  });
+
+  http.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: String(reply.statusCode),
+      },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  const redis = config.REDIS_URL
+    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false })
+    : undefined;
+  await http.register(rateLimit, { global: false, ...(redis ? { redis } : {}) });
+  const appLimiter = http.createRateLimit({
+    timeWindow: 60_000,
+    keyGenerator: (req) => `app:${req.ctx.app.id}`,
+    max: (req) => appLimits(req.ctx.app).app_requests_per_minute,
+  });
+  const userLimiter = http.createRateLimit({
+    timeWindow: 60_000,
+    keyGenerator: (req) =>
+      `user:${req.ctx.app.id}:${req.ctx.actor.kind === 'user' ? req.ctx.actor.user.id : ''}`,
+    max: (req) => appLimits(req.ctx.app).user_requests_per_minute,
+  });
+
+  const adminHash = config.PARLEY_ADMIN_TOKEN ? sha256(config.PARLEY_ADMIN_TOKEN) : undefined;
+  http.addHook('preHandler', async (request, reply) => {
+    const auth = request.routeOptions.config?.auth ?? 'public';
+    if (auth === 'public') return;
+    if (auth === 'admin') {
+      const given = request.headers['x-admin-token'];
+      if (!adminHash || typeof given !== 'string' || !constantTimeEqual(sha256(given), adminHash)) {
+        throw new AppError('AUTH_ADMIN_TOKEN_INVALID');
+      }
+      return;
+    }
+    const apiKey = request.headers['x-api-key'] as string | undefined;
+    request.ctx = await services.auth.authenticate({ apiKey, authorization: request.headers.authorization });
+    if (auth === 'server' && request.ctx.actor.kind !== 'server') throw new AppError('AUTH_SERVER_ONLY');
+    if (config.RATE_LIMITS_ENABLED) {
+      for (const limiter of request.ctx.actor.kind === 'user' ? [appLimiter, userLimiter] : [appLimiter]) {
+        const result = await limiter(request);
+        if (!result.isAllowed && result.isExceeded) {
+          reply.header('retry-after', String(result.ttlInSeconds));
+          throw new AppError('RATE_LIMITED', `rate limit of ${result.max} requests per minute exceeded`, {
+            retry_after_seconds: result.ttlInSeconds,
+          });
+        }
+      }
+    }
+  });
+
+  await http.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Parley API',
+        version: '0.1.0',
+        description:
+          'Multi-tenant real-time chat. Send `X-Api-Key` on every app call, plus `Authorization: Bearer <user or server JWT>` or `Authorization: Secret <api secret>`.',
+      },
+      components: {
+        securitySchemes: {
+          apiKey: { type: 'apiKey', in: 'header', name: 'X-Api-Key' },
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          adminToken: { type: 'apiKey', in: 'header', name: 'X-Admin-Token' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await http.register(swaggerUi, { routePrefix: '/docs' });
+
+  await http.register(opsRoutes(database, metrics));
+  await http.register(appsRoutes(services));
+  await http.register(authRoutes(services));
+  await http.register(usersRoutes(services));
+  await http.register(channelTypesRoutes(services));
+  await http.register(channelsRoutes(services));
+  await http.register(membersRoutes(services));
+  await http.register(messagesRoutes(services));
+  await http.ready();
+
+  return {
+    http,
+    services,
+    bus,
+    metrics,
+    database,
+    routes,
+    async close() {
+      await http.close();
+      redis?.disconnect();
+    },
+  };
+}

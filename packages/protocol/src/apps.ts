@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { IsoDate } from './common.js';
+
+export const AppLimits = z
+  .object({
+    /** Requests per minute for the whole app (all users and server calls). */
+    app_requests_per_minute: z.number().int().min(1).max(1_000_000).default(6000),
+    /** Requests per minute for one user. */
+    user_requests_per_minute: z.number().int().min(1).max(100_000).default(600),
+    /** Largest custom data object (users, channels, messages), in bytes of JSON. */
+    max_custom_data_bytes: z.number().int().min(64).max(65_536).default(5120),
+  })
+  .strict();
+export type AppLimits = z.infer<typeof AppLimits>;
+
+export const AppSettings = z
+  .object({
+    /** Allow the unsigned development token endpoint. Never in production. */
+    dev_tokens: z.boolean().default(false),
+    /** Full-text search language (a Postgres text search configuration). */
+    search_language: z.string().min(1).max(64).default('english'),
+  })
+  .strict();
+export type AppSettings = z.infer<typeof AppSettings>;
+
+export const App = z.object({
+  id: z.string(),
+  name: z.string(),
+  api_key: z.string(),
+  webhook_url: z.string().nullable(),
+  settings: AppSettings,
+  limits: AppLimits,
+  created_at: IsoDate,
+  updated_at: IsoDate,
+});
+export type App = z.infer<typeof App>;
+
+/** Returned once, when an app is created or its secret rotated: the secret is never shown again. */
+export const AppWithSecret = App.extend({ api_secret: z.string() });
+
+export const AppName = z
+  .string()
+  .min(1)
+  .max(100)
+  .regex(/^[A-Za-z0-9 _.-]+$/, 'app names may contain letters, digits, spaces and _ . -');
+
+export const CreateAppBody = z
+  .object({
+    name: AppName,
+    webhook_url: z.url().max(2048).nullable().optional(),
+    settings: AppSettings.partial().optional(),
+    limits: AppLimits.partial().optional(),
+  })
+  .strict();
+
+export const UpdateAppBody = z
+  .object({
+    webhook_url: z.url().max(2048).nullable().optional(),
+    settings: AppSettings.partial().optional(),
+    limits: AppLimits.partial().optional(),
+  })
+  .strict();
+
+export const RotateSecretBody = z
+  .object({
+    /** Keep the old secret valid for this many seconds so deployed backends can switch over. */
+    grace_period_seconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 24 * 3600)
+      .default(0),
+  })
+  .strict();
