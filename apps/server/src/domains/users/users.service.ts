@@ -64,8 +64,10 @@ export class UsersService {
   ) {}
 
   async upsert(ctx: RequestContext, users: UserInput[]): Promise<User[]> {
-    users.forEach((u, i) => this.checkWrite(ctx, u.id, Object.keys(u), `users[${i}]`));
-    users.forEach((u, i) => u.custom && checkCustomSize(ctx.app, u.custom, `users[${i}].custom`));
+    for (const [i, u] of users.entries()) {
+      this.checkWrite(ctx, u.id, Object.keys(u), `users[${i}]`);
+      if (u.custom) checkCustomSize(ctx.app, u.custom, `users[${i}].custom`);
+    }
     return inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
       const out: User[] = [];
       for (const u of users) {
