@@ -24,6 +24,8 @@ import { MembersService } from './domains/members/members.service.js';
 import { messagesRoutes } from './domains/messages/messages.routes.js';
 import { MessagesService } from './domains/messages/messages.service.js';
 import { opsRoutes } from './domains/ops/ops.routes.js';
+import { readsRoutes } from './domains/reads/reads.routes.js';
+import { ReadsService } from './domains/reads/reads.service.js';
 import { usersRoutes } from './domains/users/users.routes.js';
 import { UsersService } from './domains/users/users.service.js';
 import type { Config } from './platform/config.js';
@@ -31,6 +33,10 @@ import type { DatabaseHandle } from './platform/db.js';
 import { AppError } from './platform/errors.js';
 import { EventBus } from './platform/events.js';
 import { installErrorHandling } from './platform/http.js';
+import type { Broker } from './realtime/broker.js';
+import { MemoryBroker } from './realtime/broker.memory.js';
+import type { GatewayOptions } from './realtime/gateway.js';
+import { RealtimeService } from './realtime/realtime.service.js';
 import { constantTimeEqual, sha256 } from './platform/ids.js';
 import { appLimits } from './platform/limits.js';
 import type { Logger } from './platform/logger.js';
@@ -46,6 +52,7 @@ export interface Services {
   channels: ChannelsService;
   members: MembersService;
   messages: MessagesService;
+  reads: ReadsService;
 }
 
 export type HttpServer = FastifyInstance<
@@ -61,6 +68,7 @@ export interface Parley {
   services: Services;
   bus: EventBus;
   metrics: Metrics;
+  realtime: RealtimeService;
   database: DatabaseHandle;
   /** Every registered route with its auth mode: the cross-app walk test is generated from it. */
   routes: { method: string; url: string; auth: RouteAuth }[];
@@ -80,10 +88,23 @@ export function createServices(database: DatabaseHandle, bus: EventBus): Service
     channels,
     members: new MembersService(db, bus, channels),
     messages: new MessagesService(db, bus, channels),
+    reads: new ReadsService(db, bus, channels),
   };
 }
 
-export async function buildServer(config: Config, database: DatabaseHandle, logger: Logger): Promise<Parley> {
+export interface BuildOptions {
+  /** Realtime gateway tuning (tests use short ping intervals). */
+  gateway?: Partial<GatewayOptions>;
+  /** Defaults to Redis when REDIS_URL is set, else in-memory. */
+  broker?: Broker;
+}
+
+export async function buildServer(
+  config: Config,
+  database: DatabaseHandle,
+  logger: Logger,
+  options: BuildOptions = {},
+): Promise<Parley> {
   const metrics = createMetrics();
   const bus = new EventBus((error, event) =>
     logger.error({ err: error, event: event.type }, 'event listener failed'),
@@ -140,7 +161,9 @@ export async function buildServer(config: Config, database: DatabaseHandle, logg
   });
 
   const adminHash = config.PARLEY_ADMIN_TOKEN ? sha256(config.PARLEY_ADMIN_TOKEN) : undefined;
-  http.addHook('preHandler', async (request, reply) => {
+  // onRequest: credentials are checked before the body is parsed or validated, so an anonymous
+  // caller gets 401 (never a validation answer describing the route) and cannot make us parse a body.
+  http.addHook('onRequest', async (request, reply) => {
     const auth = request.routeOptions.config?.auth ?? 'public';
     if (auth === 'public') return;
     if (auth === 'admin') {
@@ -196,16 +219,25 @@ export async function buildServer(config: Config, database: DatabaseHandle, logg
   await http.register(channelsRoutes(services));
   await http.register(membersRoutes(services));
   await http.register(messagesRoutes(services));
+  await http.register(readsRoutes(services));
   await http.ready();
+
+  const broker = options.broker ?? new MemoryBroker();
+  const realtime = new RealtimeService(database.db, bus, services, broker, metrics.realtime, logger, options.gateway);
+  await realtime.start();
+  realtime.gateway.attach(http.server);
 
   return {
     http,
     services,
     bus,
     metrics,
+    realtime,
     database,
     routes,
     async close() {
+      // WebSocket clients first (they reconnect elsewhere), then drain HTTP.
+      await realtime.close();
       await http.close();
       redis?.disconnect();
     },

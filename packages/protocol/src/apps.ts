@@ -44,6 +44,19 @@ export const AppName = z
   .max(100)
   .regex(/^[A-Za-z0-9 _.-]+$/, 'app names may contain letters, digits, spaces and _ . -');
 
+/**
+ * The fields of a defaulted object, all optional and without their defaults: in a PATCH body a
+ * field left out must keep its stored value (zod 4 applies a default even inside `.partial()`).
+ */
+function patchOf<Shape extends Record<string, z.ZodDefault<z.ZodType>>>(schema: z.ZodObject<Shape>) {
+  const shape = Object.fromEntries(
+    Object.entries(schema.shape).map(([key, field]) => [key, field.unwrap().optional()]),
+  ) as { [K in keyof Shape]: z.ZodOptional<ReturnType<Shape[K]['unwrap']>> };
+  return z.object(shape).strict();
+}
+export const AppSettingsPatch = patchOf(AppSettings);
+export const AppLimitsPatch = patchOf(AppLimits);
+
 export const CreateAppBody = z
   .object({
     name: AppName,
@@ -56,8 +69,8 @@ export const CreateAppBody = z
 export const UpdateAppBody = z
   .object({
     webhook_url: z.url().max(2048).nullable().optional(),
-    settings: AppSettings.partial().optional(),
-    limits: AppLimits.partial().optional(),
+    settings: AppSettingsPatch.optional(),
+    limits: AppLimitsPatch.optional(),
   })
   .strict();
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { Channel, Member } from './channels.js';
 import { Cid, UserId } from './common.js';
 import { Message } from './messages.js';
+import { UnreadCountsShape } from './reads.js';
 import { User } from './users.js';
 
 /**
@@ -29,6 +30,18 @@ export const EventMap = {
   'message.new': z.object({ cid: Cid, message: Message }),
   'message.updated': z.object({ cid: Cid, message: Message }),
   'message.deleted': z.object({ cid: Cid, message: Message, hard: z.boolean() }),
+  'message.read': z.object({
+    cid: Cid,
+    user_id: UserId,
+    last_read_seq: z.number().int(),
+    last_read_message_id: z.string().nullable(),
+    last_read_at: z.string(),
+  }),
+  /** To the reader's own channel: their new unread counts after a mark-read. */
+  'notification.mark_read': z.object({ cid: Cid.nullable(), user_id: UserId, ...UnreadCountsShape }),
+  'typing.start': z.object({ cid: Cid, user_id: UserId, parent_id: z.string().nullable() }),
+  'typing.stop': z.object({ cid: Cid, user_id: UserId, parent_id: z.string().nullable() }),
+  'user.presence': z.object({ user_id: UserId, online: z.boolean(), last_active_at: z.string().nullable() }),
 } as const;
 
 export type EventName = keyof typeof EventMap;

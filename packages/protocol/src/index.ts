@@ -4,4 +4,5 @@ export * from './common.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './messages.js';
+export * from './reads.js';
 export * from './users.js';

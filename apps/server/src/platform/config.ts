@@ -1,17 +1,25 @@
 import { z } from 'zod';
 
 const Bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+/** A whole number written in decimal digits: ' ', '0x50' or '1e3' are mistakes, not 0, 80 or 1000. */
+const Int = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 
 const ConfigSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().default('127.0.0.1'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: Int(0, 65535).default(3000),
   /** Unset → embedded PGlite in PARLEY_DATA_DIR; set → real PostgreSQL. */
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
     .optional(),
-  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_POOL_SIZE: Int(1, 200).default(10),
   /** Set → rate limits (and later the realtime broker) share state through Redis. */
   REDIS_URL: z
     .string()
@@ -25,12 +33,7 @@ const ConfigSchema = z.object({
   PARLEY_PUBLIC_URL: z.string().optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Largest accepted request body, in bytes. */
-  BODY_LIMIT_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .max(50 * 1024 * 1024)
-    .default(1024 * 1024),
+  BODY_LIMIT_BYTES: Int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMITS_ENABLED: Bool.default(true),
 });
 
@@ -42,15 +45,26 @@ export class ConfigError extends Error {
   }
 }
 
+/** Variables whose value must never reach a log, even when it is wrong. */
+const SECRET_VARIABLES = new Set(['PARLEY_ADMIN_TOKEN']);
+
+/** How a bad value is shown in an error: secrets hidden, passwords in URLs masked. */
+function shown(name: string, value: string | undefined): string {
+  if (value === undefined) return 'nothing';
+  if (SECRET_VARIABLES.has(name)) return `a value of ${value.length} characters`;
+  return JSON.stringify(value.replace(/\/\/([^:/@]*):[^@/]*@/, '//$1:***@'));
+}
+
 /** Reads and validates the environment; throws a ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
   const result = ConfigSchema.safeParse(cleaned);
   if (!result.success) {
     throw new ConfigError(
-      result.error.issues.map(
-        (i) => `${i.path.join('.')}: ${i.message} (got ${JSON.stringify(env[String(i.path[0])])})`,
-      ),
+      result.error.issues.map((i) => {
+        const name = String(i.path[0]);
+        return `${i.path.join('.')}: ${i.message} (got ${shown(name, env[name])})`;
+      }),
     );
   }
   return result.data;

@@ -116,7 +116,10 @@ function compileColumn(field: FilterField, op: Operator, value: unknown, path: s
   if (op === '$in' || op === '$nin') {
     const values = checkList(value, path).map((v) => checkValue(field, v, path));
     const list = sql.join(values.map((v) => sql`${v}`));
-    return op === '$in' ? sql<boolean>`${column} in (${list})` : sql<boolean>`${column} not in (${list})`;
+    // Like $ne, $nin matches rows where the field is empty (as custom fields do, and as Mongo does).
+    return op === '$in'
+      ? sql<boolean>`${column} in (${list})`
+      : sql<boolean>`(${column} is null or ${column} not in (${list}))`;
   }
   if (value === null && (op === '$eq' || op === '$ne')) {
     return op === '$eq' ? sql<boolean>`${column} is null` : sql<boolean>`${column} is not null`;
@@ -153,7 +156,12 @@ function compileCustom(
       : sql<boolean>`coalesce(${target} not in (${list}), true)`;
   }
   if (op === '$ne') return sql<boolean>`${target} is distinct from ${json(value)}`;
-  return sql<boolean>`${target} ${sql.raw(COMPARISON_SQL[op])} ${json(value)}`;
+  if (op === '$eq') return sql<boolean>`${target} = ${json(value)}`;
+  // jsonb orders values of different types too (boolean > number > string > null), so a range
+  // compares only values of the same JSON type: { age: { $gt: 18 } } never matches "abc" or true.
+  if (value === null) throw invalid(path, `${op} needs a string, number or boolean`);
+  const operand = json(value);
+  return sql<boolean>`(jsonb_typeof(${target}) = jsonb_typeof(${operand}) and ${target} ${sql.raw(COMPARISON_SQL[op])} ${operand})`;
 }
 
 export function checkList(value: unknown, path: string): unknown[] {

@@ -23,7 +23,18 @@ export function createMetrics() {
     labelNames: ['state'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, events, dbPool };
+  const gauge = (name: string, help: string) => new client.Gauge({ name, help, registers: [registry] });
+  const counter = (name: string, help: string) => new client.Counter({ name, help, registers: [registry] });
+  /** Realtime gateway counters (the load harness reads these). */
+  const realtime = {
+    connections: gauge('parley_realtime_connections', 'Open WebSocket connections'),
+    subscriptions: gauge('parley_realtime_subscriptions', 'Active channel subscriptions'),
+    publications: counter('parley_realtime_publications_total', 'Publications sent to the broker'),
+    delivered: counter('parley_realtime_delivered_total', 'Publications written to client connections'),
+    dropped: counter('parley_realtime_dropped_total', 'Publications not delivered (gaps, slow clients)'),
+    slowDisconnects: counter('parley_realtime_slow_disconnects_total', 'Connections closed for being too slow'),
+  };
+  return { registry, httpDuration, events, dbPool, realtime };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

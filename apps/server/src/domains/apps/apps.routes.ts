@@ -18,6 +18,8 @@ const errors = {
   409: ErrorResponse,
 };
 const AppIdParams = z.object({ app_id: z.string().min(1).max(64) }).strict();
+/** An app may change its own webhook and settings; its limits protect the platform and are the admin's. */
+const UpdateOwnAppBody = UpdateAppBody.omit({ limits: true });
 
 /** Platform admin API (X-Admin-Token) for tenants, plus an app's own settings (server auth). */
 export const appsRoutes =
@@ -97,7 +99,11 @@ export const appsRoutes =
       '/app',
       {
         ...server,
-        schema: { tags: ['app'], body: UpdateAppBody, response: { 200: z.object({ app: App }), ...errors } },
+        schema: {
+          tags: ['app'],
+          body: UpdateOwnAppBody,
+          response: { 200: z.object({ app: App }), ...errors },
+        },
       },
       async (req) => ({ app: await services.apps.update(req.ctx.app.id, req.body) }),
     );

@@ -49,10 +49,12 @@ export class AuthService {
     if (!userId || !/^[A-Za-z0-9@_.\-=]{1,128}$/.test(userId)) {
       throw new AppError('AUTH_TOKEN_INVALID', 'the token has no valid user_id claim');
     }
-    const user = await usersRepository.ensure(this.db, app.id, userId);
+    // One read on the hot path; the first valid token of an unknown user creates it.
+    const user =
+      (await usersRepository.find(this.db, app.id, userId)) ??
+      (await usersRepository.ensure(this.db, app.id, userId));
     if (user.deleted_at) throw new AppError('USER_DELETED');
-    const issuedAt = typeof claims.iat === 'number' ? claims.iat * 1000 : 0;
-    if (user.tokens_revoked_at && issuedAt < user.tokens_revoked_at.getTime())
+    if (user.tokens_revoked_at && isRevoked(claims.iat, user.tokens_revoked_at))
       throw new AppError('AUTH_TOKEN_REVOKED');
     return { kind: 'user', user };
   }
@@ -74,12 +76,28 @@ export class AuthService {
   }
 }
 
+/**
+ * `iat` has whole-second precision, so "issued before T" compares seconds: a token minted in the
+ * same second as (just after) a revocation keeps working, otherwise a backend that revokes and
+ * re-issues at once would hand out a token that never works. A token without `iat` is revoked.
+ */
+function isRevoked(iat: unknown, revokedAt: Date): boolean {
+  if (typeof iat !== 'number' || !Number.isFinite(iat)) return true;
+  return iat < Math.floor(revokedAt.getTime() / 1000);
+}
+
+/** `aud`, when present, must name this app's api key (a string, or an array containing it). */
+function audienceMatches(aud: unknown, apiKey: string): boolean {
+  if (aud === undefined) return true;
+  return Array.isArray(aud) ? aud.includes(apiKey) : aud === apiKey;
+}
+
 async function verifyAppToken(app: AppRow, token: string) {
   let lastError: unknown;
   for (const key of AppsService.verificationKeys(app)) {
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
-      if (payload.aud !== undefined && payload.aud !== app.api_key) {
+      if (!audienceMatches(payload.aud, app.api_key)) {
         throw new AppError('AUTH_TOKEN_INVALID', 'the token was issued for another app');
       }
       return payload;

@@ -108,13 +108,33 @@ export const usersRepository = {
     return q.orderBy(sql`${opts.orderBy}`).limit(opts.limit).offset(opts.offset).execute();
   },
 
-  async hardDelete(db: Executor, appId: string, id: string) {
-    // Messages keep their author id (a tombstone author), memberships go with the user.
-    const result = await db
-      .deleteFrom('users')
+  /**
+   * Messages keep their author id (a tombstone author); memberships go with the user (FK cascade),
+   * so the member counts of the user's channels are recomputed in the same transaction.
+   * Returns the cids the user was a member of.
+   */
+  async hardDelete(db: Executor, appId: string, id: string): Promise<string[]> {
+    const memberships = await db
+      .selectFrom('members')
+      .select('cid')
       .where('app_id', '=', appId)
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+      .where('user_id', '=', id)
+      .execute();
+    await db.deleteFrom('users').where('app_id', '=', appId).where('id', '=', id).execute();
+    if (memberships.length > 0) {
+      await db
+        .updateTable('channels')
+        .set({
+          member_count: sql<number>`(select count(*)::int from members m where m.app_id = channels.app_id and m.cid = channels.cid)`,
+        })
+        .where('app_id', '=', appId)
+        .where(
+          'cid',
+          'in',
+          memberships.map((m) => m.cid),
+        )
+        .execute();
+    }
+    return memberships.map((m) => m.cid);
   },
 };

@@ -164,8 +164,9 @@ export class UsersService {
       const row = await usersRepository.find(tx, ctx.app.id, id);
       if (!row) throw new AppError('USER_NOT_FOUND');
       if (hard) {
-        await usersRepository.hardDelete(tx, ctx.app.id, id);
+        const cids = await usersRepository.hardDelete(tx, ctx.app.id, id);
         const dto = toUserDto(row);
+        for (const cid of cids) events.record('member.removed', { cid, user_id: id });
         events.record('user.deleted', { user: dto, hard: true });
         return dto;
       }

@@ -1,0 +1,422 @@
+import type { ParleyEvent } from '@parley/protocol';
+import { decodeJwt } from 'jose';
+import { membersRepository } from '../domains/members/members.repository.js';
+import { usersRepository } from '../domains/users/users.repository.js';
+import type { RequestContext } from '../platform/context.js';
+import type { Db } from '../platform/db.js';
+import type { AppRow } from '../platform/db.types.js';
+import { AppError } from '../platform/errors.js';
+import type { EventBus } from '../platform/events.js';
+import type { Logger } from '../platform/logger.js';
+import type { Services } from '../server.js';
+import type { Broker } from './broker.js';
+import {
+  type ConnectGrant,
+  Gateway,
+  GatewayError,
+  type GatewayMetrics,
+  type GatewayOptions,
+  type SessionView,
+  type SubscribeGrant,
+} from './gateway.js';
+import { type Disconnect, DisconnectCode, ErrorCode, UnsubscribeCode } from './protocol.js';
+
+/** Realtime channel names: one per chat channel, one private per user. */
+export const channelTopic = (cid: string) => `chat:channel:${cid}`;
+export const userTopic = (userId: string) => `chat:user:${userId}`;
+
+/** Clients may send typing.start at most this often; the server stops typing after TYPING_EXPIRY_MS. */
+const TYPING_THROTTLE_MS = 2_000;
+const TYPING_EXPIRY_MS = 6_000;
+/** A user's online/offline change is announced to at most this many of their channels. */
+const PRESENCE_FANOUT_LIMIT = 500;
+
+type ControlMessage =
+  | { kind: 'disconnect'; appId: string; userId: string; disconnect: Disconnect }
+  | { kind: 'unsubscribe'; appId: string; userId: string; channel: string; code: number; reason: string };
+
+/**
+ * The chat layer of the realtime gateway: authenticates connections with the same user tokens as
+ * the REST API, authorizes subscriptions with the channel policy, turns domain events into
+ * publications (after commit), and handles typing, mark-read and presence.
+ */
+export class RealtimeService {
+  readonly gateway: Gateway;
+  private readonly sessions = new Map<string, { app: AppRow; view: SessionView }>();
+  private readonly typing = new Map<string, { lastStart: number; timer: NodeJS.Timeout }>();
+  private presenceTimer: NodeJS.Timeout | undefined;
+  private unsubscribeBus: (() => void) | undefined;
+
+  constructor(
+    private readonly db: Db,
+    private readonly bus: EventBus,
+    private readonly services: Services,
+    private readonly broker: Broker,
+    metrics: GatewayMetrics,
+    private readonly logger: Logger,
+    options: Partial<GatewayOptions> = {},
+  ) {
+    this.gateway = new Gateway(
+      broker,
+      {
+        connect: (request) => this.connect(request),
+        refresh: (session, token) => this.refresh(session, token),
+        subscribe: (session, channel) => this.subscribe(session, channel),
+        rpc: (session, method, data) => this.rpc(session, method, data),
+        onConnected: (session) =>
+          void this.onConnected(session).catch((err) => this.logger.warn({ err }, 'presence failed')),
+        onDisconnected: (session) =>
+          void this.onDisconnected(session).catch((err) => this.logger.warn({ err }, 'presence failed')),
+      },
+      metrics,
+      logger,
+      options,
+    );
+  }
+
+  async start() {
+    await this.gateway.start((data) => this.onControl(data as ControlMessage));
+    this.unsubscribeBus = this.bus.subscribe((event) => this.onEvent(event));
+    this.presenceTimer = setInterval(() => void this.refreshUserPresence(), 25_000).unref();
+  }
+
+  async close() {
+    this.unsubscribeBus?.();
+    clearInterval(this.presenceTimer);
+    for (const { timer } of this.typing.values()) clearTimeout(timer);
+    await this.gateway.close();
+  }
+
+  // ---- authorizer ----
+
+  private async connect(request: {
+    apiKey: string | undefined;
+    token: string | undefined;
+  }): Promise<ConnectGrant> {
+    if (!request.apiKey) throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    if (!request.token) throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    let app: AppRow;
+    try {
+      app = await this.services.apps.resolveApiKey(request.apiKey);
+    } catch {
+      throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+    }
+    const { userId, expiresAt } = await this.verify(app, request.token);
+    return { appId: app.id, userId, state: app, ...(expiresAt ? { expiresAt } : {}) };
+  }
+
+  private async refresh(session: SessionView, token: string | undefined): Promise<{ expiresAt?: number }> {
+    if (!token) throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+    try {
+      const { userId, expiresAt } = await this.verify(session.state as AppRow, token);
+      if (userId !== session.userId) throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      return expiresAt ? { expiresAt } : {};
+    } catch (error) {
+      if (error instanceof GatewayError && error.error?.code === ErrorCode.TOKEN_EXPIRED) {
+        throw GatewayError.close(DisconnectCode.EXPIRED);
+      }
+      throw error;
+    }
+  }
+
+  /** Same token rules as REST (auth.service): HS256 with the app secret, revocation, deletion. */
+  private async verify(app: AppRow, token: string): Promise<{ userId: string; expiresAt?: number }> {
+    try {
+      const actor = await this.services.auth.actorFromToken(app, token);
+      if (actor.kind !== 'user') throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      const { exp } = decodeJwt(token);
+      return { userId: actor.user.id, ...(exp ? { expiresAt: exp * 1000 } : {}) };
+    } catch (error) {
+      if (error instanceof GatewayError) throw error;
+      if (error instanceof AppError) {
+        if (error.code === 'AUTH_TOKEN_EXPIRED')
+          throw GatewayError.reply(ErrorCode.TOKEN_EXPIRED, 'token expired');
+        if (error.code === 'USER_DELETED') throw GatewayError.close(DisconnectCode.USER_DELETED);
+        throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      }
+      throw error;
+    }
+  }
+
+  private async subscribe(session: SessionView, channel: string): Promise<SubscribeGrant> {
+    const ctx = await this.contextOf(session);
+    if (channel.startsWith('chat:user:')) {
+      if (channel !== userTopic(session.userId))
+        throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'permission denied');
+      return { presence: false };
+    }
+    if (!channel.startsWith('chat:channel:'))
+      throw GatewayError.reply(ErrorCode.UNKNOWN_CHANNEL, 'unknown channel');
+    const cid = channel.slice('chat:channel:'.length);
+    if (!/^[a-z0-9_-]{1,64}:[A-Za-z0-9_\-!]{1,128}$/.test(cid)) {
+      throw GatewayError.reply(ErrorCode.UNKNOWN_CHANNEL, 'unknown channel');
+    }
+    try {
+      const access = await this.services.channels.access(this.db, ctx, cid, 'read', session.userId);
+      if (access.membership?.banned)
+        throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'banned from this channel');
+      return { presence: access.config.connect_events };
+    } catch (error) {
+      throw toGatewayError(error);
+    }
+  }
+
+  private async rpc(session: SessionView, method: string, data: unknown): Promise<unknown> {
+    const ctx = await this.contextOf(session);
+    const params = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
+    const cid = typeof params.cid === 'string' ? params.cid : undefined;
+    try {
+      switch (method) {
+        case 'typing.start':
+        case 'typing.stop': {
+          if (!cid) throw new AppError('VALIDATION_FAILED', 'cid is required', { field: 'cid' });
+          const parentId = typeof params.parent_id === 'string' ? params.parent_id : null;
+          await this.typingRpc(ctx, session.userId, cid, parentId, method === 'typing.start');
+          return undefined;
+        }
+        case 'mark_read': {
+          if (!cid) throw new AppError('VALIDATION_FAILED', 'cid is required', { field: 'cid' });
+          const messageId = typeof params.message_id === 'string' ? params.message_id : undefined;
+          return await this.services.reads.markRead(ctx, cid, { ...(messageId ? { messageId } : {}) });
+        }
+        default:
+          throw GatewayError.reply(ErrorCode.METHOD_NOT_FOUND, `unknown rpc method ${method}`);
+      }
+    } catch (error) {
+      throw toGatewayError(error);
+    }
+  }
+
+  private async contextOf(session: SessionView): Promise<RequestContext> {
+    const app = session.state as AppRow;
+    const user = await usersRepository.find(this.db, app.id, session.userId);
+    if (!user || user.deleted_at) throw GatewayError.close(DisconnectCode.USER_DELETED);
+    return { app, actor: { kind: 'user', user } };
+  }
+
+  // ---- typing ----
+
+  private async typingRpc(
+    ctx: RequestContext,
+    userId: string,
+    cid: string,
+    parentId: string | null,
+    start: boolean,
+  ) {
+    const access = await this.services.channels.access(this.db, ctx, cid, 'send', userId);
+    if (!access.config.typing_events)
+      throw new AppError('FORBIDDEN', 'typing events are off for this channel type');
+    const key = `${ctx.app.id}/${cid}/${userId}/${parentId ?? ''}`;
+    const current = this.typing.get(key);
+    if (!start) {
+      if (!current) return;
+      this.stopTyping(key, ctx.app.id, cid, userId, parentId);
+      return;
+    }
+    const now = Date.now();
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => this.stopTyping(key, ctx.app.id, cid, userId, parentId), TYPING_EXPIRY_MS);
+    timer.unref();
+    const throttled = current !== undefined && now - current.lastStart < TYPING_THROTTLE_MS;
+    this.typing.set(key, { lastStart: throttled ? current.lastStart : now, timer });
+    if (!throttled)
+      await this.publishEphemeral(ctx.app.id, 'typing.start', cid, {
+        cid,
+        user_id: userId,
+        parent_id: parentId,
+      });
+  }
+
+  private stopTyping(key: string, appId: string, cid: string, userId: string, parentId: string | null) {
+    const current = this.typing.get(key);
+    if (!current) return;
+    clearTimeout(current.timer);
+    this.typing.delete(key);
+    void this.publishEphemeral(appId, 'typing.stop', cid, { cid, user_id: userId, parent_id: parentId });
+  }
+
+  private async publishEphemeral(
+    appId: string,
+    type: 'typing.start' | 'typing.stop',
+    cid: string,
+    payload: object,
+  ) {
+    const event = { type, app_id: appId, created_at: new Date().toISOString(), ...payload };
+    await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
+  }
+
+  // ---- presence ----
+
+  private async onConnected(session: SessionView) {
+    this.sessions.set(session.id, { app: session.state as AppRow, view: session });
+    const key = presenceKey(session.appId, session.userId);
+    await this.broker.addPresence(key, session.id, { user: session.userId, client: session.id });
+    const stats = await this.broker.presenceStats(key);
+    if (stats.numClients === 1) await this.announcePresence(session.appId, session.userId, true);
+  }
+
+  private async onDisconnected(session: SessionView) {
+    this.sessions.delete(session.id);
+    const key = presenceKey(session.appId, session.userId);
+    await this.broker.removePresence(key, session.id);
+    const stats = await this.broker.presenceStats(key);
+    if (stats.numClients === 0) {
+      await usersRepository.update(this.db, session.appId, session.userId, { last_active_at: new Date() });
+      await this.announcePresence(session.appId, session.userId, false);
+    }
+  }
+
+  /** Tells every channel the user belongs to that they came online or went offline. */
+  private async announcePresence(appId: string, userId: string, online: boolean) {
+    const user = await usersRepository.find(this.db, appId, userId);
+    if (!user) return;
+    const memberships = await this.db
+      .selectFrom('members')
+      .select('cid')
+      .where('app_id', '=', appId)
+      .where('user_id', '=', userId)
+      .limit(PRESENCE_FANOUT_LIMIT)
+      .execute();
+    const event = {
+      type: 'user.presence',
+      app_id: appId,
+      created_at: new Date().toISOString(),
+      user_id: userId,
+      online,
+      last_active_at: user.last_active_at?.toISOString() ?? null,
+    };
+    for (const { cid } of memberships)
+      await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
+  }
+
+  private async refreshUserPresence() {
+    for (const [sessionId, { view }] of this.sessions) {
+      await this.broker
+        .addPresence(presenceKey(view.appId, view.userId), sessionId, {
+          user: view.userId,
+          client: sessionId,
+        })
+        .catch(() => {});
+    }
+  }
+
+  // ---- events → publications ----
+
+  private onEvent(event: ParleyEvent) {
+    void this.route(event).catch((err) =>
+      this.logger.error({ err, event: event.type }, 'realtime publish failed'),
+    );
+  }
+
+  private async route(event: ParleyEvent) {
+    const appId = event.app_id;
+    const toChannel = (cid: string, data: unknown = event) =>
+      this.gateway.publish(appId, channelTopic(cid), data);
+    const toUser = (userId: string, data: unknown = event) =>
+      this.gateway.publish(appId, userTopic(userId), data);
+    switch (event.type) {
+      case 'message.new':
+        await toChannel(event.cid);
+        this.clearTypingOnMessage(appId, event.cid, event.message.user_id, event.message.parent_id);
+        return;
+      case 'message.updated':
+      case 'message.deleted':
+      case 'channel.updated':
+      case 'channel.truncated':
+        return void (await toChannel(event.cid));
+      case 'channel.deleted':
+        await toChannel(event.cid);
+        return;
+      case 'member.added':
+        await toChannel(event.cid);
+        await toUser(event.member.user_id, { ...event, type: 'notification.added_to_channel' });
+        return;
+      case 'member.updated':
+        await toChannel(event.cid);
+        if (event.member.banned)
+          await this.controlUnsubscribe(appId, event.member.user_id, event.cid, 'banned from channel');
+        return;
+      case 'member.removed':
+        await toChannel(event.cid);
+        await toUser(event.user_id, { ...event, type: 'notification.removed_from_channel' });
+        await this.controlUnsubscribe(appId, event.user_id, event.cid, 'removed from channel');
+        return;
+      case 'notification.invited':
+      case 'notification.invite_accepted':
+      case 'notification.invite_rejected':
+        return void (await toUser(event.member.user_id));
+      case 'channel.hidden':
+      case 'channel.visible':
+      case 'notification.mark_read':
+        return void (await toUser(event.user_id));
+      case 'message.read': {
+        const config = await this.services.channelTypes.config(this.db, appId, event.cid.split(':')[0]!);
+        if (config.read_events) await toChannel(event.cid);
+        return;
+      }
+      case 'user.banned':
+        return this.controlDisconnect(appId, event.user.id, DisconnectCode.BANNED);
+      case 'user.deleted':
+        return this.controlDisconnect(appId, event.user.id, DisconnectCode.USER_DELETED);
+      case 'user.tokens_revoked':
+        return this.controlDisconnect(appId, event.user_id, DisconnectCode.INVALID_TOKEN);
+      default:
+        return;
+    }
+  }
+
+  private clearTypingOnMessage(appId: string, cid: string, userId: string, parentId: string | null) {
+    const key = `${appId}/${cid}/${userId}/${parentId ?? ''}`;
+    if (this.typing.has(key)) this.stopTyping(key, appId, cid, userId, parentId);
+  }
+
+  private controlDisconnect(appId: string, userId: string, disconnect: Disconnect) {
+    return this.gateway.publishControl({
+      kind: 'disconnect',
+      appId,
+      userId,
+      disconnect,
+    } satisfies ControlMessage);
+  }
+
+  private controlUnsubscribe(appId: string, userId: string, cid: string, reason: string) {
+    return this.gateway.publishControl({
+      kind: 'unsubscribe',
+      appId,
+      userId,
+      channel: channelTopic(cid),
+      code: UnsubscribeCode.SERVER,
+      reason,
+    } satisfies ControlMessage);
+  }
+
+  private onControl(message: ControlMessage) {
+    if (message.kind === 'disconnect') {
+      this.gateway.disconnectUserLocally(message.appId, message.userId, message.disconnect);
+    } else if (message.kind === 'unsubscribe') {
+      this.gateway.unsubscribeUserLocally(
+        message.appId,
+        message.userId,
+        message.channel,
+        message.code,
+        message.reason,
+      );
+    }
+  }
+}
+
+const presenceKey = (appId: string, userId: string) => `${appId}/__user:${userId}`;
+
+/** Domain errors become protocol errors: 103 for permissions, 102 for unknown things, else the HTTP status. */
+function toGatewayError(error: unknown): unknown {
+  if (error instanceof GatewayError || !(error instanceof AppError)) return error;
+  if (error.status === 403)
+    return GatewayError.reply(ErrorCode.PERMISSION_DENIED, `${error.code}: ${error.message}`);
+  if (error.code === 'CHANNEL_NOT_FOUND')
+    return GatewayError.reply(ErrorCode.UNKNOWN_CHANNEL, `${error.code}: ${error.message}`);
+  if (error.status === 429)
+    return GatewayError.reply(ErrorCode.TOO_MANY_REQUESTS, `${error.code}: ${error.message}`);
+  if (error.status >= 400 && error.status < 500)
+    return GatewayError.reply(error.status, `${error.code}: ${error.message}`);
+  return error;
+}
