@@ -1,16 +1,16 @@
-import type { Command, Reply } from './protocol.js';
+import type { Codec, Command, Reply } from './protocol.js';
 
 /**
  * JSON wire format: text frames, one JSON object per line. `data`-like fields are embedded JSON
  * (not base64). JSON.stringify never emits raw newlines, so joining with "\n" is safe.
  */
-export const jsonCodec = {
-  name: 'json' as const,
-  binary: false,
+export const jsonCodec: Codec = {
+  name: 'json',
 
   /** Throws on malformed input; the gateway closes the connection with 3501 bad request. */
-  decodeCommands(frame: Buffer | string): Command[] {
-    const text = typeof frame === 'string' ? frame : frame.toString('utf8');
+  decodeCommands(frame: Buffer, isBinary: boolean): Command[] {
+    if (isBinary) throw new Error('the JSON format uses text frames');
+    const text = frame.toString('utf8');
     const commands: Command[] = [];
     for (const line of text.split('\n')) {
       if (line.trim() === '') continue;
@@ -30,4 +30,6 @@ export const jsonCodec = {
   frame(encoded: (string | Buffer)[]): string {
     return encoded.join('\n');
   },
+
+  ping: '{}',
 };

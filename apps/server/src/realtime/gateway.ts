@@ -12,6 +12,7 @@ import {
 } from './broker.js';
 import { jsonCodec } from './codec.json.js';
 import {
+  type Codec,
   type Command,
   type Disconnect,
   DisconnectCode,
@@ -154,7 +155,7 @@ class Session implements SessionView {
   state: unknown;
   readonly subs = new Map<string, Subscription>();
   queue: Promise<void> = Promise.resolve();
-  out: string[] = [];
+  out: (string | Buffer)[] = [];
   flushScheduled = false;
   pongTimer: NodeJS.Timeout | undefined;
   pingTimer: NodeJS.Timeout | undefined;
@@ -165,6 +166,7 @@ class Session implements SessionView {
 
   constructor(
     readonly ws: WebSocket,
+    readonly codec: Codec,
     readonly apiKey: string | undefined,
     burst: number,
   ) {
@@ -189,6 +191,8 @@ export class Gateway {
   private readonly sessionsByUser = new Map<string, Set<Session>>();
   private readonly sessions = new Set<Session>();
   private controlHandler: ((data: unknown) => void) | undefined;
+  /** Optional wire formats besides JSON (set by codec.protobuf.ts when available). */
+  readonly codecs: { protobuf?: Codec } = {};
   private closing = false;
 
   constructor(
@@ -203,8 +207,13 @@ export class Gateway {
       noServer: true,
       maxPayload: this.options.maxPayloadBytes,
       perMessageDeflate: false,
-      // The JSON format is the default; Protobuf-only clients are refused until it is implemented.
-      handleProtocols: (protocols) => (protocols.has('centrifuge-json') ? 'centrifuge-json' : false),
+      // Echo the subprotocol the client asked for (native SDKs send centrifuge-protobuf).
+      handleProtocols: (protocols) =>
+        protocols.has('centrifuge-protobuf') && this.codecs.protobuf
+          ? 'centrifuge-protobuf'
+          : protocols.has('centrifuge-json')
+            ? 'centrifuge-json'
+            : false,
     });
   }
 
@@ -226,20 +235,24 @@ export class Gateway {
         socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
         return;
       }
-      const protocols = String(request.headers['sec-websocket-protocol'] ?? '');
-      if (
-        /centrifuge-protobuf/.test(protocols) ||
-        ['protobuf'].includes(url.searchParams.get('format') ?? '')
-      ) {
-        socket.end(
-          'HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nprotobuf format is not supported yet',
-        );
+      const codec = this.codecFor(request, url);
+      if (!codec) {
+        socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nunsupported protocol format');
         return;
       }
       this.wss.handleUpgrade(request, socket, head, (ws) =>
-        this.accept(ws, url.searchParams.get('api_key') ?? undefined),
+        this.accept(ws, codec, url.searchParams.get('api_key') ?? undefined),
       );
     });
+  }
+
+  /** JSON unless the client asks for Protobuf (subprotocol `centrifuge-protobuf` or `?format=protobuf`). */
+  private codecFor(request: IncomingMessage, url: URL): Codec | undefined {
+    const protocols = String(request.headers['sec-websocket-protocol'] ?? '');
+    const format = url.searchParams.get('format') ?? url.searchParams.get('cf_protocol');
+    const wantsProtobuf = /(^|,\s*)centrifuge-protobuf(\s*,|$)/.test(protocols) || format === 'protobuf';
+    if (!wantsProtobuf) return jsonCodec;
+    return this.codecs.protobuf;
   }
 
   /** Publishes to a channel of an app: stored in history (with an offset) unless ephemeral. */
@@ -278,7 +291,7 @@ export class Gateway {
       const sub = session.subs.get(channel);
       if (!sub) continue;
       void this.removeSubscription(sub);
-      this.enqueue(session, jsonCodec.encodeReply({ push: { channel, unsubscribe: { code, reason } } }));
+      this.enqueue(session, session.codec.encodeReply({ push: { channel, unsubscribe: { code, reason } } }));
     }
   }
 
@@ -301,8 +314,8 @@ export class Gateway {
 
   // ---- connection lifecycle ----
 
-  private accept(ws: WebSocket, apiKey: string | undefined) {
-    const session = new Session(ws, apiKey, this.options.commandsPerSecond * 2);
+  private accept(ws: WebSocket, codec: Codec, apiKey: string | undefined) {
+    const session = new Session(ws, codec, apiKey, this.options.commandsPerSecond * 2);
     this.sessions.add(session);
     this.metrics.connections.inc();
     session.staleTimer = setTimeout(() => {
@@ -317,8 +330,7 @@ export class Gateway {
     if (session.phase === 'closed') return;
     let commands: Command[];
     try {
-      if (isBinary) throw new Error('binary frames need the protobuf format');
-      commands = jsonCodec.decodeCommands(data);
+      commands = session.codec.decodeCommands(data, isBinary);
     } catch {
       this.closeSession(session, DisconnectCode.BAD_REQUEST);
       return;
@@ -375,7 +387,7 @@ export class Gateway {
       if (result !== REPLIED) this.reply(session, id, method, result);
     } catch (error) {
       if (error instanceof GatewayError && error.error) {
-        this.enqueue(session, jsonCodec.encodeReply({ id, error: error.error }));
+        this.enqueue(session, session.codec.encodeReply({ id, error: error.error }));
         return;
       }
       throw error;
@@ -666,20 +678,24 @@ export class Gateway {
     }
     const local = this.hub.get(key);
     if (!local) return;
-    let encoded: string | undefined;
+    // Encode once per wire format, not once per subscriber.
+    const encoded = new Map<Codec, string | Buffer>();
     for (const sub of local) {
       if (sub.pending) {
         sub.pending.push({ publication, epoch });
         continue;
       }
-      encoded ??= jsonCodec.encodeReply({
-        push: { channel: sub.channel, pub: wirePublication(publication) },
-      });
-      this.deliverTo(sub, publication, epoch, encoded);
+      const codec = sub.session.codec;
+      let bytes = encoded.get(codec);
+      if (bytes === undefined) {
+        bytes = codec.encodeReply({ push: { channel: sub.channel, pub: wirePublication(publication) } });
+        encoded.set(codec, bytes);
+      }
+      this.deliverTo(sub, publication, epoch, bytes);
     }
   }
 
-  private deliverTo(sub: Subscription, publication: Publication, epoch: string, encoded?: string) {
+  private deliverTo(sub: Subscription, publication: Publication, epoch: string, encoded?: string | Buffer) {
     if (publication.offset > 0) {
       if (epoch !== sub.epoch || publication.offset !== sub.offset + 1) {
         if (publication.offset <= sub.offset && epoch === sub.epoch) return; // already delivered
@@ -688,7 +704,7 @@ export class Gateway {
         void this.removeSubscription(sub);
         this.enqueue(
           sub.session,
-          jsonCodec.encodeReply({
+          sub.session.codec.encodeReply({
             push: {
               channel: sub.channel,
               unsubscribe: { code: UnsubscribeCode.INSUFFICIENT_STATE, reason: 'insufficient state' },
@@ -702,7 +718,7 @@ export class Gateway {
     this.metrics.delivered.inc();
     this.enqueue(
       sub.session,
-      encoded ?? jsonCodec.encodeReply({ push: { channel: sub.channel, pub: wirePublication(publication) } }),
+      encoded ?? sub.session.codec.encodeReply({ push: { channel: sub.channel, pub: wirePublication(publication) } }),
     );
   }
 
@@ -711,15 +727,15 @@ export class Gateway {
     if (!local) return;
     for (const sub of local) {
       if (!sub.joinLeave || sub.pending || sub.session.id === info.client) continue;
-      this.enqueue(sub.session, jsonCodec.encodeReply({ push: { channel: sub.channel, [kind]: { info } } }));
+      this.enqueue(sub.session, sub.session.codec.encodeReply({ push: { channel: sub.channel, [kind]: { info } } }));
     }
   }
 
   private reply(session: Session, id: number, method: string, result: Reply) {
-    this.enqueue(session, jsonCodec.encodeReply({ id, [method]: result }));
+    this.enqueue(session, session.codec.encodeReply({ id, [method]: result }));
   }
 
-  private enqueue(session: Session, encoded: string) {
+  private enqueue(session: Session, encoded: string | Buffer) {
     if (session.phase === 'closed') return;
     session.out.push(encoded);
     if (!session.flushScheduled) {
@@ -737,7 +753,7 @@ export class Gateway {
       this.closeSession(session, DisconnectCode.SLOW);
       return;
     }
-    const frame = jsonCodec.frame(session.out);
+    const frame = session.codec.frame(session.out);
     session.out = [];
     session.ws.send(frame);
   }
@@ -747,7 +763,7 @@ export class Gateway {
   private schedulePing(session: Session) {
     session.pingTimer = setInterval(() => {
       if (session.phase !== 'connected') return;
-      this.enqueue(session, '{}');
+      this.enqueue(session, session.codec.ping);
       clearTimeout(session.pongTimer);
       session.pongTimer = setTimeout(
         () => this.closeSession(session, DisconnectCode.NO_PONG),

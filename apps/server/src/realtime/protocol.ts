@@ -139,3 +139,19 @@ export function methodOf(command: Command): Method | undefined {
 
 /** A reply or push as a plain object; codecs turn it into wire bytes. */
 export type Reply = Record<string, unknown>;
+
+/**
+ * A wire format. JSON: text frames, newline-separated objects. Protobuf: binary frames of
+ * uvarint-length-prefixed messages. Replies are built as plain objects (data fields hold JS
+ * values) and encoded once per codec, so a publication fanned out to many clients is encoded once.
+ */
+export interface Codec {
+  name: 'json' | 'protobuf';
+  /** Throws on malformed input (the gateway then closes with 3501). */
+  decodeCommands(frame: Buffer, isBinary: boolean): Command[];
+  encodeReply(reply: Reply): string | Buffer;
+  /** Joins encoded replies into one WebSocket frame. */
+  frame(encoded: (string | Buffer)[]): string | Buffer;
+  /** The server ping (an empty reply). */
+  ping: string | Buffer;
+}

@@ -47,7 +47,7 @@ const USER_FILTER: FilterSpec = {
 };
 const USER_SORT = {
   id: { column: 'users.id' },
-  name: { column: 'users.name' },
+  name: { column: 'users.name', nullsLast: true },
   created_at: { column: 'users.created_at' },
   updated_at: { column: 'users.updated_at' },
   last_active_at: { column: 'users.last_active_at', nullsLast: true },
