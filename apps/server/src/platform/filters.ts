@@ -107,6 +107,13 @@ function checkValue(field: FilterField, value: unknown, path: string): unknown {
   return field.type === 'date' ? new Date(value as string) : value;
 }
 
+/**
+ * A checked value as a bind parameter. Numbers are cast to numeric: Postgres would otherwise type
+ * the parameter after an integer column and fail on 2.5 instead of comparing.
+ */
+const param = (field: FilterField, value: unknown) =>
+  field.type === 'number' ? sql`cast(${value} as numeric)` : sql`${value}`;
+
 function compileColumn(field: FilterField, op: Operator, value: unknown, path: string): RawBuilder<boolean> {
   const column = sql.ref(field.column);
   if (op === '$exists') {
@@ -115,7 +122,7 @@ function compileColumn(field: FilterField, op: Operator, value: unknown, path: s
   }
   if (op === '$in' || op === '$nin') {
     const values = checkList(value, path).map((v) => checkValue(field, v, path));
-    const list = sql.join(values.map((v) => sql`${v}`));
+    const list = sql.join(values.map((v) => param(field, v)));
     // Like $ne, $nin matches rows where the field is empty (as custom fields do, and as Mongo does).
     return op === '$in'
       ? sql<boolean>`${column} in (${list})`
@@ -124,7 +131,7 @@ function compileColumn(field: FilterField, op: Operator, value: unknown, path: s
   if (value === null && (op === '$eq' || op === '$ne')) {
     return op === '$eq' ? sql<boolean>`${column} is null` : sql<boolean>`${column} is not null`;
   }
-  const checked = checkValue(field, value, path);
+  const checked = param(field, checkValue(field, value, path));
   if (op === '$ne') return sql<boolean>`${column} is distinct from ${checked}`;
   return sql<boolean>`${column} ${sql.raw(COMPARISON_SQL[op])} ${checked}`;
 }

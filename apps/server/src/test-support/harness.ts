@@ -33,7 +33,7 @@ export interface TestApp {
 export interface ApiResponse<T = any> {
   status: number;
   body: T;
-  headers: Record<string, string | string[] | undefined>;
+  headers: Record<string, string | string[] | number | undefined>;
 }
 
 export interface ApiClient {

@@ -19,6 +19,15 @@ export const channelTypesRepository = {
       .execute();
   },
 
+  /** Fails with a unique violation when the app already has a type of that name. */
+  insert(db: Executor, appId: string, name: string, config: ChannelTypeConfig) {
+    return db
+      .insertInto('channel_types')
+      .values({ app_id: appId, name, config: JSON.stringify(config), updated_at: new Date() })
+      .returningAll()
+      .executeTakeFirstOrThrow();
+  },
+
   find(db: Executor, appId: string, name: string) {
     return db
       .selectFrom('channel_types')

@@ -34,12 +34,7 @@ export class ChannelTypesService {
   async create(ctx: RequestContext, name: string, config: Partial<ChannelTypeConfig>): Promise<ChannelType> {
     const full = ChannelTypeConfig.parse({ ...DEFAULT_CHANNEL_TYPES.messaging, ...config });
     try {
-      const rows = await this.db
-        .insertInto('channel_types')
-        .values({ app_id: ctx.app.id, name, config: JSON.stringify(full), updated_at: new Date() })
-        .returningAll()
-        .execute();
-      return toChannelTypeDto(rows[0]!);
+      return toChannelTypeDto(await channelTypesRepository.insert(this.db, ctx.app.id, name, full));
     } catch (error) {
       if (isUniqueViolation(error)) throw new AppError('CHANNEL_TYPE_EXISTS', undefined, { field: 'name' });
       throw error;
@@ -58,7 +53,9 @@ export class ChannelTypesService {
     try {
       await channelTypesRepository.delete(this.db, ctx.app.id, name);
     } catch (error) {
-      if ((error as { code?: string }).code === '23503') {
+      // The channels → channel_types foreign key is ON DELETE RESTRICT: 23001 (23503 for NO ACTION).
+      const code = (error as { code?: string }).code;
+      if (code === '23001' || code === '23503') {
         throw new AppError('VALIDATION_FAILED', 'channels of this type still exist; delete them first', {
           field: 'name',
         });
