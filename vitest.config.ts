@@ -5,6 +5,7 @@ export default defineConfig({
   resolve: {
     alias: {
       '@parley/protocol': fileURLToPath(new URL('./packages/protocol/src/index.ts', import.meta.url)),
+      '@parley/sdk': fileURLToPath(new URL('./packages/sdk/src/index.ts', import.meta.url)),
     },
   },
   test: {

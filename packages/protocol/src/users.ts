@@ -11,6 +11,8 @@ export const User = z.object({
   role: UserRole,
   custom: CustomData,
   banned: z.boolean(),
+  /** Appears offline to others: no presence events, not listed in channel presence. */
+  invisible: z.boolean(),
   ban_expires_at: IsoDate.nullable(),
   ban_reason: z.string().nullable(),
   deleted_at: IsoDate.nullable(),
@@ -30,6 +32,7 @@ export const UserInput = z
     role: UserRole.optional(),
     custom: CustomData.optional(),
     banned: z.boolean().optional(),
+    invisible: z.boolean().optional(),
     ban_expires_at: z.iso.datetime({ offset: true }).nullable().optional(),
     ban_reason: z.string().max(500).nullable().optional(),
   })

@@ -4,6 +4,7 @@ import * as createUsers from './0002_create_users.js';
 import * as createChannels from './0003_create_channel_types_and_channels.js';
 import * as createMembers from './0004_create_members.js';
 import * as createMessages from './0005_create_messages.js';
+import * as addUserInvisible from './0006_add_user_invisible.js';
 
 /** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -12,4 +13,5 @@ export const migrations: Record<string, Migration> = {
   '0003_create_channel_types_and_channels': createChannels,
   '0004_create_members': createMembers,
   '0005_create_messages': createMessages,
+  '0006_add_user_invisible': addUserInvisible,
 };

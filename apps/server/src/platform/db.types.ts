@@ -29,6 +29,8 @@ export interface UsersTable {
   banned: Generated<boolean>;
   ban_expires_at: Date | null;
   ban_reason: string | null;
+  /** Appears offline to everyone (presence). */
+  invisible: Generated<boolean>;
   deleted_at: Date | null;
   last_active_at: Date | null;
   tokens_revoked_at: Date | null;

@@ -43,6 +43,8 @@ type ControlMessage =
 export class RealtimeService {
   readonly gateway: Gateway;
   private readonly sessions = new Map<string, { app: AppRow; view: SessionView }>();
+  /** Invisible flag of users with sessions on this node (app/user → invisible). */
+  private readonly invisible = new Map<string, boolean>();
   private readonly typing = new Map<string, { lastStart: number; timer: NodeJS.Timeout }>();
   private presenceTimer: NodeJS.Timeout | undefined;
   private unsubscribeBus: (() => void) | undefined;
@@ -155,7 +157,8 @@ export class RealtimeService {
       const access = await this.services.channels.access(this.db, ctx, cid, 'read', session.userId);
       if (access.membership?.banned)
         throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'banned from this channel');
-      return { presence: access.config.connect_events };
+      const user = ctx.actor.kind === 'user' ? ctx.actor.user : undefined;
+      return { presence: access.config.connect_events && !user?.invisible };
     } catch (error) {
       throw toGatewayError(error);
     }
@@ -249,6 +252,9 @@ export class RealtimeService {
 
   private async onConnected(session: SessionView) {
     this.sessions.set(session.id, { app: session.state as AppRow, view: session });
+    const user = await usersRepository.find(this.db, session.appId, session.userId);
+    this.invisible.set(`${session.appId}/${session.userId}`, user?.invisible === true);
+    if (user?.invisible) return;
     const key = presenceKey(session.appId, session.userId);
     await this.broker.addPresence(key, session.id, { user: session.userId, client: session.id });
     const stats = await this.broker.presenceStats(key);
@@ -257,6 +263,13 @@ export class RealtimeService {
 
   private async onDisconnected(session: SessionView) {
     this.sessions.delete(session.id);
+    const userKey = `${session.appId}/${session.userId}`;
+    const invisible = this.invisible.get(userKey);
+    if (this.gateway.localSessionCount(session.appId, session.userId) === 0) this.invisible.delete(userKey);
+    if (invisible) {
+      await usersRepository.update(this.db, session.appId, session.userId, { last_active_at: new Date() });
+      return;
+    }
     const key = presenceKey(session.appId, session.userId);
     await this.broker.removePresence(key, session.id);
     const stats = await this.broker.presenceStats(key);
@@ -289,8 +302,26 @@ export class RealtimeService {
       await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
   }
 
+  /** A user who turns invisible goes offline for everyone at once, and back online when visible again. */
+  private async onUserUpdated(appId: string, userId: string, invisible: boolean) {
+    const userKey = `${appId}/${userId}`;
+    const before = this.invisible.get(userKey);
+    if (before === undefined || before === invisible) return;
+    this.invisible.set(userKey, invisible);
+    const key = presenceKey(appId, userId);
+    const local = [...this.sessions].filter(([, s]) => s.view.appId === appId && s.view.userId === userId);
+    for (const [sessionId] of local) {
+      if (invisible) await this.broker.removePresence(key, sessionId);
+      else await this.broker.addPresence(key, sessionId, { user: userId, client: sessionId });
+    }
+    const stats = await this.broker.presenceStats(key);
+    if (invisible && stats.numClients === 0) await this.announcePresence(appId, userId, false);
+    if (!invisible && stats.numClients === local.length) await this.announcePresence(appId, userId, true);
+  }
+
   private async refreshUserPresence() {
     for (const [sessionId, { view }] of this.sessions) {
+      if (this.invisible.get(`${view.appId}/${view.userId}`)) continue;
       await this.broker
         .addPresence(presenceKey(view.appId, view.userId), sessionId, {
           user: view.userId,
@@ -354,6 +385,8 @@ export class RealtimeService {
         if (config.read_events) await toChannel(event.cid);
         return;
       }
+      case 'user.updated':
+        return this.onUserUpdated(appId, event.user.id, event.user.invisible);
       case 'user.banned':
         return this.controlDisconnect(appId, event.user.id, DisconnectCode.BANNED);
       case 'user.deleted':

@@ -101,4 +101,66 @@ describe('realtime gateway with the official centrifuge client', () => {
     });
     expect(code).toBe(103);
   });
+
+  it('announces user presence to channel members: online on first session, offline after the last', async () => {
+    const bob = await connect('bob');
+    const sub = bob.newSubscription('chat:channel:messaging:general');
+    await subscribed(sub);
+    const online = nextPublication(
+      sub,
+      (d) => d.type === 'user.presence' && d.user_id === 'alice' && d.online,
+    );
+    const alice = await connect('alice');
+    expect((await online).data.online).toBe(true);
+    const offline = nextPublication(
+      sub,
+      (d) => d.type === 'user.presence' && d.user_id === 'alice' && !d.online,
+    );
+    alice.disconnect();
+    const event = (await offline).data;
+    expect(event.last_active_at).not.toBeNull();
+    const stored = await app.server.get('/users/alice');
+    expect(stored.body.user.last_active_at).not.toBeNull();
+    sub.unsubscribe();
+  });
+
+  it('hides an invisible user: offline for others and absent from channel presence', async () => {
+    const bob = await connect('bob');
+    const bobSub = bob.newSubscription('chat:channel:messaging:general');
+    await subscribed(bobSub);
+    const alice = await connect('alice');
+    const aliceSub = alice.newSubscription('chat:channel:messaging:general');
+    await subscribed(aliceSub);
+    expect(
+      Object.values((await bobSub.presence()).clients)
+        .map((c) => c.user)
+        .sort(),
+    ).toEqual(['alice', 'bob']);
+
+    const wentOffline = nextPublication(
+      bobSub,
+      (d) => d.type === 'user.presence' && d.user_id === 'alice' && !d.online,
+    );
+    const aliceApi = await app.as('alice');
+    const res = await aliceApi.patch('/users', { users: [{ id: 'alice', set: { invisible: true } }] });
+    expect(res.status).toBe(200);
+    expect(res.body.users[0].invisible).toBe(true);
+    await wentOffline;
+
+    // A new subscription of the invisible user is not listed in presence.
+    aliceSub.unsubscribe();
+    alice.removeSubscription(aliceSub);
+    const again = alice.newSubscription('chat:channel:messaging:general');
+    await subscribed(again);
+    expect(Object.values((await bobSub.presence()).clients).map((c) => c.user)).toEqual(['bob']);
+
+    const backOnline = nextPublication(
+      bobSub,
+      (d) => d.type === 'user.presence' && d.user_id === 'alice' && d.online,
+    );
+    await aliceApi.patch('/users', { users: [{ id: 'alice', set: { invisible: false } }] });
+    await backOnline;
+    alice.disconnect();
+    bobSub.unsubscribe();
+  });
 });

@@ -26,7 +26,8 @@ export type ChannelAction =
   | 'remove_members'
   | 'invite_members'
   | 'update_member_role'
-  | 'ban_member';
+  | 'ban_member'
+  | 'leave_channel';
 
 export interface PolicySubject {
   actor: Actor;
@@ -56,10 +57,23 @@ const RULES: Record<ChannelAction, readonly Who[]> = {
   invite_members: ['admin', 'owner', 'channel_moderator'],
   update_member_role: ['admin', 'owner'],
   ban_member: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  leave_channel: ['member'],
 };
 
-/** Actions a user banned from the app or the channel may still do. */
+/**
+ * Actions a user banned from the app or the channel may still do. Leaving is not one of them: the
+ * ban lives on the membership row, so leaving would lift it.
+ */
 const ALLOWED_WHEN_BANNED: ReadonlySet<ChannelAction> = new Set(['read']);
+
+/** Guests (app role `guest`) may read, send, handle their own messages and leave; nothing else. */
+const GUEST_ACTIONS: ReadonlySet<ChannelAction> = new Set([
+  'read',
+  'send',
+  'edit_own_message',
+  'delete_own_message',
+  'leave_channel',
+]);
 
 function rolesOf(subject: PolicySubject): Set<Who> {
   const roles = new Set<Who>();
@@ -85,10 +99,35 @@ export function can(action: ChannelAction, subject: PolicySubject): boolean {
   const user = subject.actor.user;
   const banned = isBanned(user) || subject.membership?.banned === true;
   if (banned && !ALLOWED_WHEN_BANNED.has(action)) return false;
-  if (user.role === 'guest' && action !== 'read' && action !== 'send' && !action.endsWith('own_message'))
-    return false;
+  if (user.role === 'guest' && !GUEST_ACTIONS.has(action)) return false;
   const roles = rolesOf(subject);
   return RULES[action].some((who) => roles.has(who));
+}
+
+/** Actions done to another member, where the target's own channel role matters. */
+export type MemberAction = Extract<ChannelAction, 'remove_members' | 'ban_member' | 'update_member_role'>;
+
+/**
+ * `can(action)`, and the actor outranks the target: a channel moderator may act only on plain
+ * members (not on owners or fellow moderators); owners, app moderators, admins and server calls
+ * may act on anyone.
+ */
+export function canActOn(action: MemberAction, subject: PolicySubject, target: MemberRow | undefined): boolean {
+  if (!can(action, subject)) return false;
+  if (!target || subject.actor.kind === 'server') return true;
+  const roles = rolesOf(subject);
+  if (roles.has('admin') || roles.has('app_moderator') || roles.has('owner')) return true;
+  return target.role === 'member';
+}
+
+export function authorizeOn(action: MemberAction, subject: PolicySubject, target: MemberRow | undefined): void {
+  authorize(action, subject);
+  if (!canActOn(action, subject, target)) {
+    throw new AppError('FORBIDDEN', `a channel moderator cannot ${action.replaceAll('_', ' ')} a ${target?.role}`, {
+      action,
+      user_id: target?.user_id,
+    });
+  }
 }
 
 export function authorize(action: ChannelAction, subject: PolicySubject): void {

@@ -21,7 +21,6 @@ export interface ChannelPatch {
   custom?: Record<string, unknown>;
   frozen?: boolean;
   slow_mode_seconds?: number | null;
-  truncated_at?: Date | null;
 }
 
 export const channelsRepository = {
@@ -69,16 +68,34 @@ export const channelsRepository = {
   },
 
   /**
-   * Takes the next per-channel sequence number. The row lock this takes also serialises
-   * concurrent sends to one channel until the transaction ends, which keeps seq gap-free.
+   * Takes the next per-channel sequence number and the message's timestamp. The row lock this
+   * takes also serialises concurrent sends to one channel until the transaction ends, which keeps
+   * seq gap-free. The timestamp never goes back within a channel and is always after the last
+   * truncation, so "created after truncated_at" is exactly "sent after the truncate".
    */
   nextSeq(db: Executor, appId: string, cid: string, at: Date) {
+    const stamp = sql<Date>`greatest(${at}::timestamptz, last_message_at, truncated_at + interval '1 millisecond')`;
     return db
       .updateTable('channels')
-      .set((eb) => ({ last_seq: eb('last_seq', '+', 1), last_message_at: at, updated_at: at }))
+      .set((eb) => ({ last_seq: eb('last_seq', '+', 1), last_message_at: stamp, updated_at: stamp }))
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
-      .returning(['last_seq'])
+      .returning(['last_seq', 'last_message_at'])
+      .executeTakeFirstOrThrow()
+      .then((row) => ({ last_seq: row.last_seq, created_at: row.last_message_at! }));
+  },
+
+  /**
+   * Marks the channel truncated now: messages created at or before truncated_at are hidden. Never
+   * earlier than the last message, so a message that committed first is always hidden.
+   */
+  truncate(db: Executor, appId: string, cid: string, at: Date) {
+    return db
+      .updateTable('channels')
+      .set({ truncated_at: sql<Date>`greatest(${at}::timestamptz, last_message_at)`, updated_at: at })
+      .where('app_id', '=', appId)
+      .where('cid', '=', cid)
+      .returningAll()
       .executeTakeFirstOrThrow();
   },
 
@@ -86,7 +103,8 @@ export const channelsRepository = {
     await db
       .updateTable('channels')
       .set({
-        member_count: sql<number>`(select count(*)::int from members m where m.app_id = ${appId} and m.cid = ${cid})`,
+        // Everyone on the member list except users who turned their invite down.
+        member_count: sql<number>`(select count(*)::int from members m where m.app_id = ${appId} and m.cid = ${cid} and m.invite_rejected_at is null)`,
       })
       .where('app_id', '=', appId)
       .where('cid', '=', cid)

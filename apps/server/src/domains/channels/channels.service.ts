@@ -86,7 +86,18 @@ export const subjectOf = (ctx: RequestContext, access: ChannelAccess) => ({
   membership: access.membership,
 });
 
-const CHANNEL_FILTER = (appId: string): FilterSpec => ({
+/** Whether a filter names `key` anywhere, including inside $and / $or. */
+function mentions(filter: unknown, key: string): boolean {
+  if (Array.isArray(filter)) return filter.some((f) => mentions(f, key));
+  if (typeof filter !== 'object' || filter === null) return false;
+  return Object.entries(filter).some(([k, v]) => k === key || ((k === '$and' || k === '$or') && mentions(v, key)));
+}
+
+/** The viewer's own membership in the channel has `hidden = value`. */
+const hiddenFor = (appId: string, viewerId: string, value: boolean) =>
+  sql<boolean>`exists (select 1 from members hm where hm.app_id = ${appId} and hm.cid = channels.cid and hm.user_id = ${viewerId} and hm.hidden = ${value})`;
+
+const CHANNEL_FILTER = (appId: string, viewerId: string | undefined): FilterSpec => ({
   fields: {
     cid: { column: 'channels.cid', type: 'string' },
     type: { column: 'channels.type', type: 'string' },
@@ -110,6 +121,27 @@ const CHANNEL_FILTER = (appId: string): FilterSpec => ({
       }
       return sql<boolean>`exists (select 1 from members fm where fm.app_id = ${appId} and fm.cid = channels.cid and fm.user_id in (${sql.join(ids)}))`;
     },
+    // Channel columns that are not filterable must not fall through to custom-data keys of the same name.
+    ...Object.fromEntries(
+      ['app_id', 'custom', 'image', 'distinct_key', 'last_seq', 'slow_mode_seconds', 'truncated_at'].map(
+        (name) => [
+          name,
+          () => {
+            throw new AppError('FILTER_INVALID', `cannot filter on ${name}`, { field: `filter.${name}` });
+          },
+        ],
+      ),
+    ),
+    /** Channels the viewer hid (true) or did not hide (false); without the filter, hidden ones are left out. */
+    hidden: (op, value) => {
+      if (op !== '$eq' || typeof value !== 'boolean')
+        throw new AppError('FILTER_INVALID', 'hidden takes true or false', { field: 'filter.hidden' });
+      if (!viewerId)
+        throw new AppError('FILTER_INVALID', 'hidden needs a viewer: pass user_id', { field: 'filter.hidden' });
+      return value
+        ? hiddenFor(appId, viewerId, true)
+        : sql<boolean>`not ${hiddenFor(appId, viewerId, true)}`;
+    },
   },
 });
 
@@ -131,8 +163,8 @@ export class ChannelsService {
 
   /**
    * Loads the channel, its type config and the acting user's membership, and checks `action`.
-   * Unknown channels are 404; channels the caller may not read are 404 too when the caller is
-   * not allowed to read, so existence does not leak across membership.
+   * Unknown channels (and channels of other apps) are 404; a known channel the caller may not act
+   * in is 403 (USER_BANNED when a ban is the reason).
    */
   async access(
     db: Executor,
@@ -183,7 +215,7 @@ export class ChannelsService {
         .slice(0, 32)
         .replace(/[^A-Za-z0-9_-]/g, '_')}`;
       const existing = await channelsRepository.findByDistinctKey(this.db, ctx.app.id, distinctKey);
-      if (existing) return { state: await this.state(this.db, ctx, existing, creatorId), created: false };
+      if (existing) return { state: await this.existingDistinct(ctx, existing, creatorId), created: false };
     }
     id ??= randomToken(12).replace(/[^A-Za-z0-9_-]/g, '_');
     const cid = `${body.type}:${id}`;
@@ -226,10 +258,16 @@ export class ChannelsService {
       const existing = distinctKey
         ? await channelsRepository.findByDistinctKey(this.db, ctx.app.id, distinctKey)
         : undefined;
-      if (existing) return { state: await this.state(this.db, ctx, existing, creatorId), created: false };
+      if (existing) return { state: await this.existingDistinct(ctx, existing, creatorId), created: false };
       throw new AppError('CHANNEL_EXISTS', `channel ${cid} already exists`, { field: 'id' });
     }
     return { state: await this.state(this.db, ctx, result, creatorId), created: true };
+  }
+
+  /** A distinct channel that already exists: the caller gets it only if they may still read it. */
+  private async existingDistinct(ctx: RequestContext, channel: ChannelRow, creatorId: string | undefined) {
+    const access = await this.access(this.db, ctx, channel.cid, 'read', creatorId);
+    return this.state(this.db, ctx, access.channel, access.userId);
   }
 
   async get(ctx: RequestContext, cid: string, userId?: string): Promise<ChannelState> {
@@ -243,7 +281,7 @@ export class ChannelsService {
     body: z.output<typeof UpdateChannelBody>,
     userId?: string,
   ): Promise<ChannelState> {
-    return this.applyUpdate(ctx, cid, userId, () => body);
+    return this.applyUpdate(ctx, cid, userId, Object.keys(body), () => body);
   }
 
   async partialUpdate(
@@ -252,7 +290,8 @@ export class ChannelsService {
     body: { set: Record<string, unknown>; unset: string[] },
     userId?: string,
   ): Promise<ChannelState> {
-    return this.applyUpdate(ctx, cid, userId, (current) => {
+    const touched = [...Object.keys(body.set), ...body.unset].map((k) => (k.startsWith('custom.') ? 'custom' : k));
+    return this.applyUpdate(ctx, cid, userId, touched, (current) => {
       const merged = applySetUnset(
         {
           name: current.name,
@@ -269,10 +308,16 @@ export class ChannelsService {
     });
   }
 
+  /**
+   * Updates a channel. Touching only `frozen` / `slow_mode_seconds` is a moderation act
+   * (freeze_channel); touching anything else needs update_channel. PUT replaces the fields it
+   * names (custom as a whole) and leaves the others as they are.
+   */
   private async applyUpdate(
     ctx: RequestContext,
     cid: string,
     userId: string | undefined,
+    touched: string[],
     next: (current: ChannelRow) => z.output<typeof UpdateChannelBody>,
   ): Promise<ChannelState> {
     const channel = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
@@ -283,7 +328,8 @@ export class ChannelsService {
         throw new AppError('VALIDATION_FAILED', issue.message, { field: issue.path.join('.') });
       }
       const patch = parsed.data;
-      const onlyFreeze = Object.keys(patch).every((k) => k === 'frozen' || k === 'slow_mode_seconds');
+      const onlyFreeze =
+        touched.length > 0 && touched.every((k) => k === 'frozen' || k === 'slow_mode_seconds');
       authorize(onlyFreeze ? 'freeze_channel' : 'update_channel', subjectOf(ctx, access));
       if (patch.custom) checkCustomSize(ctx.app, patch.custom, 'custom');
       const row = await channelsRepository.update(tx, ctx.app.id, cid, patch);
@@ -299,9 +345,9 @@ export class ChannelsService {
       const access = await this.access(tx, ctx, cid, 'truncate_channel', userId);
       if (hard)
         await tx.deleteFrom('messages').where('app_id', '=', ctx.app.id).where('cid', '=', cid).execute();
-      const row = await channelsRepository.update(tx, ctx.app.id, cid, { truncated_at: new Date() });
-      events.record('channel.truncated', { cid, channel: toChannelDto(row!) });
-      return { row: row!, userId: access.userId };
+      const row = await channelsRepository.truncate(tx, ctx.app.id, cid, new Date());
+      events.record('channel.truncated', { cid, channel: toChannelDto(row) });
+      return { row, userId: access.userId };
     });
     return this.state(this.db, ctx, result.row, result.userId);
   }
@@ -342,8 +388,14 @@ export class ChannelsService {
     const viewerId = optionalActingUserId(ctx, body.user_id);
     const types = await channelTypesRepository.list(this.db, ctx.app.id);
     const publicTypes = types.filter((t) => (t.config as ChannelTypeConfig).public_read).map((t) => t.name);
+    const filter = compileFilter(body.filter, CHANNEL_FILTER(ctx.app.id, viewerId));
+    // Like Stream: a channel the viewer hid stays out of their lists unless the filter asks for it.
+    const where =
+      viewerId && !mentions(body.filter, 'hidden')
+        ? sql<boolean>`(${filter} and not ${hiddenFor(ctx.app.id, viewerId, true)})`
+        : filter;
     const rows = await channelsRepository.query(this.db, ctx.app.id, {
-      where: compileFilter(body.filter, CHANNEL_FILTER(ctx.app.id)),
+      where,
       orderBy: compileSort(body.sort, CHANNEL_SORT, 'channels.cid'),
       limit: body.limit,
       offset: body.offset,

@@ -3,7 +3,7 @@ import { actingUserId, type RequestContext } from '../../platform/context.js';
 import type { Db, Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { type EventBus, inTransaction } from '../../platform/events.js';
-import { authorize } from '../channels/channels.policy.js';
+import { authorize, authorizeOn } from '../channels/channels.policy.js';
 import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelsService, subjectOf, toMemberDto } from '../channels/channels.service.js';
 import { usersRepository } from '../users/users.repository.js';
@@ -48,12 +48,27 @@ export class MembersService {
     });
   }
 
-  /** Removes members; any member may remove themselves (leave). */
+  /**
+   * Removes members. Any member may remove themselves (leave) unless banned from the channel;
+   * removing others needs remove_members and outranking each of them.
+   */
   async remove(ctx: RequestContext, cid: string, userIds: string[], actingId?: string): Promise<void> {
     await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
       const leavingSelf =
         ctx.actor.kind === 'user' && userIds.length === 1 && userIds[0] === ctx.actor.user.id;
-      await this.channels.access(tx, ctx, cid, leavingSelf ? 'read' : 'remove_members', actingId);
+      const access = await this.channels.access(
+        tx,
+        ctx,
+        cid,
+        leavingSelf ? 'leave_channel' : 'remove_members',
+        actingId,
+      );
+      if (!leavingSelf) {
+        for (const userId of userIds) {
+          const target = await membersRepository.find(tx, ctx.app.id, cid, userId);
+          authorizeOn('remove_members', subjectOf(ctx, access), target);
+        }
+      }
       const removed = await membersRepository.deleteMany(tx, ctx.app.id, cid, userIds);
       await channelsRepository.refreshMemberCount(tx, ctx.app.id, cid);
       for (const m of removed) events.record('member.removed', { cid, user_id: m.user_id });
@@ -95,6 +110,7 @@ export class MembersService {
         userId,
         accept ? { invite_accepted_at: now } : { invite_rejected_at: now },
       );
+      if (!accept) await channelsRepository.refreshMemberCount(tx, ctx.app.id, cid);
       const dto = toMemberDto(row!);
       events.record(accept ? 'notification.invite_accepted' : 'notification.invite_rejected', {
         cid,
@@ -112,10 +128,14 @@ export class MembersService {
     patch: { role?: MemberRole; banned?: boolean },
     actingId?: string,
   ): Promise<Member> {
+    if (patch.role === undefined && patch.banned === undefined)
+      throw new AppError('VALIDATION_FAILED', 'give role or banned', { field: 'body' });
     return inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
       const access = await this.channels.access(tx, ctx, cid, 'read', actingId);
-      if (patch.role !== undefined) authorize('update_member_role', subjectOf(ctx, access));
-      if (patch.banned !== undefined) authorize('ban_member', subjectOf(ctx, access));
+      const target = await membersRepository.find(tx, ctx.app.id, cid, targetUserId);
+      if (patch.role !== undefined) authorizeOn('update_member_role', subjectOf(ctx, access), target);
+      if (patch.banned !== undefined) authorizeOn('ban_member', subjectOf(ctx, access), target);
+      if (!target) throw new AppError('MEMBER_NOT_FOUND', undefined, { field: 'user_id' });
       const row = await membersRepository.update(tx, ctx.app.id, cid, targetUserId, patch);
       if (!row) throw new AppError('MEMBER_NOT_FOUND', undefined, { field: 'user_id' });
       const dto = toMemberDto(row);

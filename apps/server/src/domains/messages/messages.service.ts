@@ -43,6 +43,16 @@ export function toMessageDto(row: MessageRow): Message {
   };
 }
 
+/** Text length is counted in characters (code points), so an emoji counts once. */
+function checkLength(text: string, max: number) {
+  const length = text.length > max ? [...text].length : text.length;
+  if (length > max) {
+    throw new AppError('MESSAGE_TOO_LONG', `the text is ${length} characters; the limit is ${max}`, {
+      field: 'text',
+    });
+  }
+}
+
 /** Thrown inside the send transaction to roll it back when the client_msg_id already exists. */
 class DuplicateSend extends Error {}
 
@@ -82,8 +92,9 @@ export class MessagesService {
       const row = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
         const access = await this.channels.access(tx, ctx, cid, 'send', userId);
         await this.checkSendRules(tx, ctx, access, userId, body);
-        const now = new Date();
-        const { last_seq } = await channelsRepository.nextSeq(tx, ctx.app.id, cid, now);
+        const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date());
+        const now = next.created_at;
+        const { last_seq } = next;
         const inserted = await messagesRepository.insert(tx, ctx.app.id, {
           id: uuidv7(now.getTime()),
           cid,
@@ -129,15 +140,7 @@ export class MessagesService {
     const { channel, config } = access;
     const subject = subjectOf(ctx, access);
     if (channel.frozen && !can('send_when_frozen', subject)) throw new AppError('CHANNEL_FROZEN');
-    if (body.text.length > config.max_message_length) {
-      throw new AppError(
-        'MESSAGE_TOO_LONG',
-        `the text is ${body.text.length} characters; the limit is ${config.max_message_length}`,
-        {
-          field: 'text',
-        },
-      );
-    }
+    checkLength(body.text, config.max_message_length);
     if (body.text.trim() === '' && body.attachments.length === 0)
       throw new AppError('MESSAGE_EMPTY', undefined, { field: 'text' });
     const slowMode = channel.slow_mode_seconds ?? config.slow_mode_seconds;
@@ -157,7 +160,17 @@ export class MessagesService {
     if (body.parent_id) {
       if (!config.replies)
         throw new AppError('FORBIDDEN', 'replies are off for this channel type', { field: 'parent_id' });
-      await this.requireSameChannelMessage(tx, ctx.app.id, channel.cid, body.parent_id, 'parent_id');
+      const parent = await this.requireSameChannelMessage(
+        tx,
+        ctx.app.id,
+        channel.cid,
+        body.parent_id,
+        'parent_id',
+      );
+      if (parent.parent_id)
+        throw new AppError('VALIDATION_FAILED', 'threads do not nest: reply to the thread parent', {
+          field: 'parent_id',
+        });
     }
     if (body.reply_to_id) {
       if (!config.quotes)
@@ -230,9 +243,7 @@ export class MessagesService {
       const own = userId === current.user_id;
       authorize(own ? 'edit_own_message' : 'edit_any_message', subjectOf(ctx, access));
       if (current.deleted_at) throw new AppError('MESSAGE_DELETED');
-      if (body.text !== undefined && body.text.length > access.config.max_message_length) {
-        throw new AppError('MESSAGE_TOO_LONG', undefined, { field: 'text' });
-      }
+      if (body.text !== undefined) checkLength(body.text, access.config.max_message_length);
       const text = body.text ?? current.text;
       const attachments = body.attachments ?? (current.attachments as unknown[]);
       if (text.trim() === '' && attachments.length === 0)

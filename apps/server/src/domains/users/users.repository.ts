@@ -10,6 +10,7 @@ export interface UserWrite {
   role?: string;
   custom?: Record<string, unknown>;
   banned?: boolean;
+  invisible?: boolean;
   ban_expires_at?: Date | null;
   ban_reason?: string | null;
 }
@@ -40,6 +41,7 @@ export const usersRepository = {
       role: user.role ?? 'user',
       custom: JSON.stringify(user.custom ?? {}),
       banned: user.banned ?? false,
+      invisible: user.invisible ?? false,
       ban_expires_at: user.ban_expires_at ?? null,
       ban_reason: user.ban_reason ?? null,
       updated_at: now,
@@ -54,6 +56,7 @@ export const usersRepository = {
           ...(user.role !== undefined ? { role: eb.ref('excluded.role') } : {}),
           ...(user.custom !== undefined ? { custom: eb.ref('excluded.custom') } : {}),
           ...(user.banned !== undefined ? { banned: eb.ref('excluded.banned') } : {}),
+          ...(user.invisible !== undefined ? { invisible: eb.ref('excluded.invisible') } : {}),
           ...(user.ban_expires_at !== undefined ? { ban_expires_at: eb.ref('excluded.ban_expires_at') } : {}),
           ...(user.ban_reason !== undefined ? { ban_reason: eb.ref('excluded.ban_reason') } : {}),
           deleted_at: null,

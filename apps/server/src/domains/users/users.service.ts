@@ -19,6 +19,7 @@ export function toUserDto(row: UserRow): User {
     role: row.role as UserRole,
     custom: row.custom as Record<string, unknown>,
     banned: row.banned,
+    invisible: row.invisible,
     ban_expires_at: iso(row.ban_expires_at),
     ban_reason: row.ban_reason,
     deleted_at: iso(row.deleted_at),
@@ -55,7 +56,7 @@ const USER_SORT = {
 
 /** Fields only the customer's backend may set: an end user cannot promote or unban themselves. */
 const SERVER_ONLY_FIELDS = ['role', 'banned', 'ban_expires_at', 'ban_reason'] as const;
-const SETTABLE_FIELDS = ['name', 'image', 'custom', ...SERVER_ONLY_FIELDS] as const;
+const SETTABLE_FIELDS = ['name', 'image', 'custom', 'invisible', ...SERVER_ONLY_FIELDS] as const;
 
 export class UsersService {
   constructor(
@@ -108,6 +109,7 @@ export class UsersService {
             role: current.role,
             custom: current.custom,
             banned: current.banned,
+            invisible: current.invisible,
             ban_expires_at: current.ban_expires_at?.toISOString() ?? null,
             ban_reason: current.ban_reason,
           },
@@ -124,6 +126,7 @@ export class UsersService {
           role: parsed.data.role ?? 'user',
           custom: JSON.stringify(parsed.data.custom ?? {}),
           banned: parsed.data.banned ?? false,
+          invisible: parsed.data.invisible ?? false,
           ban_expires_at: parsed.data.ban_expires_at ? new Date(parsed.data.ban_expires_at) : null,
           ban_reason: parsed.data.ban_reason ?? null,
         });
@@ -221,6 +224,7 @@ export function applySetUnset(
   }
   // Null for a non-nullable flag means "back to the default".
   if (next.banned === null) next.banned = false;
+  if (next.invisible === null) next.invisible = false;
   if (next.role === null) next.role = 'user';
   if (next.frozen === null) next.frozen = false;
   return next;

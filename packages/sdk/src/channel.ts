@@ -1,0 +1,163 @@
+import type { Message, SendMessageBody, UpdateMessageBody } from '@parley/protocol';
+import type { z } from 'zod';
+import type { Connection } from './realtime/connection.js';
+import type { RestClient } from './rest.js';
+import { selectMessages } from './state/selectors.js';
+import type { Store } from './state/store.js';
+import type { ChannelEntry, LocalMessage } from './state/types.js';
+
+/** What a channel handle needs from its client. */
+export interface ChannelHost {
+  readonly store: Store;
+  readonly rest: RestClient;
+  readonly userId: string;
+  realtime(): Connection | undefined;
+  watchChannel(cid: string, opts: { messages: boolean }): Promise<void>;
+  unwatchChannel(cid: string): void;
+  queueMessage(cid: string, body: z.input<typeof SendMessageBody>): Promise<Message>;
+  retryMessage(clientMsgId: string): Promise<Message>;
+  loadPage(cid: string, page: 'older' | 'newer', limit: number): Promise<Message[]>;
+  markRead(cid: string, messageId?: string): Promise<void>;
+  now(): string;
+}
+
+export type SendMessageInput = Omit<z.input<typeof SendMessageBody>, 'user_id'>;
+
+/** How often `typing()` tells the server at most (the gateway also re-publishes at most every 2 s). */
+export const TYPING_THROTTLE_MS = 2000;
+
+/**
+ * One channel, as seen by the connected user. Reads come from the client's store (so the UI can
+ * render before the network answers); every change goes through the store's reducers.
+ */
+export class ChannelHandle {
+  readonly cid: string;
+  private lastTypingAt = 0;
+  private typingParent: string | null = null;
+
+  constructor(
+    private readonly host: ChannelHost,
+    readonly type: string,
+    readonly id: string,
+  ) {
+    this.cid = `${type}:${id}`;
+  }
+
+  /** The channel's entry in the store (undefined until fetched or loaded from the cache). */
+  get state(): ChannelEntry | undefined {
+    return this.host.store.getState().channels[this.cid];
+  }
+
+  /** Loaded messages in display order, unconfirmed ones (sending, failed) last. */
+  get messages(): LocalMessage[] {
+    return selectMessages(this.host.store.getState(), this.cid);
+  }
+
+  get hasOlder(): boolean {
+    return this.host.store.getState().messages[this.cid]?.hasOlder ?? true;
+  }
+
+  get hasNewer(): boolean {
+    return this.host.store.getState().messages[this.cid]?.hasNewer ?? false;
+  }
+
+  get unreadCount(): number {
+    return this.host.store.getState().unread.channels[this.cid] ?? 0;
+  }
+
+  /**
+   * Subscribes to the channel's events, then fetches the channel and its latest messages. Cached
+   * data is in the store before this resolves; offline with a cache, it resolves with the cache
+   * and refetches when the connection is back.
+   */
+  async watch(): Promise<ChannelEntry> {
+    await this.host.watchChannel(this.cid, { messages: true });
+    return this.state!;
+  }
+
+  stopWatching(): void {
+    this.host.unwatchChannel(this.cid);
+  }
+
+  /**
+   * Sends a message. It shows at once as `sending` (its id is its client_msg_id), becomes `sent`
+   * when the server confirms it, or `failed` (see `retry`). Offline, it waits in the outbox. The
+   * promise resolves with the confirmed message; the UI need not wait for it.
+   */
+  sendMessage(input: SendMessageInput): Promise<Message> {
+    this.lastTypingAt = 0;
+    return this.host.queueMessage(this.cid, input);
+  }
+
+  /** Sends a failed message again (same client_msg_id, so never twice). */
+  retry(clientMsgId: string): Promise<Message> {
+    return this.host.retryMessage(clientMsgId);
+  }
+
+  /** Loads the page before the oldest loaded message; resolves with the new messages. */
+  loadOlder(limit = 30): Promise<Message[]> {
+    return this.host.loadPage(this.cid, 'older', limit);
+  }
+
+  /** Loads the page after the newest loaded message (after jumping back in history). */
+  loadNewer(limit = 30): Promise<Message[]> {
+    return this.host.loadPage(this.cid, 'newer', limit);
+  }
+
+  /** Marks the channel read (up to `messageId`, or everything); the unread count drops at once. */
+  markRead(messageId?: string): Promise<void> {
+    return this.host.markRead(this.cid, messageId);
+  }
+
+  /**
+   * Call on every keystroke: tells the others at most every 2 s. Nothing is sent while offline
+   * (typing indicators are ephemeral).
+   */
+  typing(parentId: string | null = null): void {
+    const now = Date.now();
+    if (now - this.lastTypingAt < TYPING_THROTTLE_MS && parentId === this.typingParent) return;
+    const connection = this.host.realtime();
+    if (connection?.connectionState !== 'connected') return;
+    this.lastTypingAt = now;
+    this.typingParent = parentId;
+    void connection.rpc('typing.start', { cid: this.cid, parent_id: parentId }).catch(() => {});
+  }
+
+  /** Says the user stopped typing (sending a message does this on the server by itself). */
+  stopTyping(): void {
+    if (this.lastTypingAt === 0) return;
+    this.lastTypingAt = 0;
+    const connection = this.host.realtime();
+    if (connection?.connectionState !== 'connected') return;
+    void connection.rpc('typing.stop', { cid: this.cid, parent_id: this.typingParent }).catch(() => {});
+  }
+
+  /** Edits a message; the edit shows at once and is undone if the server refuses it. */
+  async updateMessage(messageId: string, patch: Omit<z.input<typeof UpdateMessageBody>, 'user_id'>) {
+    const before = this.host.store.getState().messages[this.cid]?.byId[messageId];
+    if (before) {
+      const optimistic = { ...before, ...patch, edited_at: this.host.now() } as Message;
+      this.host.store.dispatch({ type: 'local/message.patch', message: optimistic });
+    }
+    try {
+      const { message } = await this.host.rest.updateMessage(messageId, patch);
+      this.host.store.dispatch({ type: 'rest/message', message });
+      return message;
+    } catch (error) {
+      if (before) this.host.store.dispatch({ type: 'local/message.patch', message: before });
+      throw error;
+    }
+  }
+
+  /** Deletes a message (a soft delete leaves a `deleted` tombstone, as the server does). */
+  async deleteMessage(messageId: string, opts: { hard?: boolean } = {}) {
+    const { message } = await this.host.rest.deleteMessage(messageId, opts);
+    this.host.store.dispatch({ type: 'message.deleted', ...deletedEvent(message, opts.hard ?? false) });
+    return message;
+  }
+}
+
+/** The answer to a delete, in the shape of the event the server publishes for it. */
+function deletedEvent(message: Message, hard: boolean) {
+  return { id: `local-${message.id}`, app_id: '', created_at: message.updated_at, cid: message.cid, message, hard };
+}

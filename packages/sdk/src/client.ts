@@ -1,0 +1,643 @@
+import type { Message, SendMessageBody, SortSpec, UserInput } from '@parley/protocol';
+import type { z } from 'zod';
+import { ChannelHandle, type ChannelHost } from './channel.js';
+import { Emitter } from './emitter.js';
+import { isRetryable, ParleyApiError } from './errors.js';
+import { Outbox } from './outbox.js';
+import { type ConnectionState, Connection, channelTopic, userTopic } from './realtime/connection.js';
+import { RestClient } from './rest.js';
+import { Store } from './state/store.js';
+import type { ServerEvent, ServerEventName, ServerEventOf } from './state/types.js';
+import { MemoryStore } from './stores/memory.js';
+import { Persister } from './stores/persister.js';
+import type { OutboxItem, PersistentStore } from './stores/types.js';
+import { refetchOnly, type SyncSource } from './sync.js';
+import { type TokenOrProvider, TokenManager } from './token.js';
+
+export interface ParleyClientOptions {
+  /** The server's HTTP address, e.g. `http://localhost:3000`. */
+  baseUrl: string;
+  /** The realtime endpoint; defaults to `baseUrl` with ws(s):// and `/connection/websocket`. */
+  wsUrl?: string;
+  /** A fetch implementation (defaults to the global one). */
+  fetch?: typeof fetch;
+  /** A WebSocket constructor where there is no global one (Node 20: `import WebSocket from 'ws'`). */
+  WebSocket?: unknown;
+  /** Where the cache and the outbox live (default: memory). */
+  store?: PersistentStore;
+  /** How to catch up when realtime recovery fails (default: refetch the channels over REST). */
+  sync?: SyncSource;
+  /** Messages per page when a channel is (re)loaded. */
+  messageLimit?: number;
+  /** Reconnect backoff bounds in ms (jitter is applied by the realtime client). */
+  reconnect?: { minDelay?: number; maxDelay?: number };
+}
+
+export interface ConnectionChange {
+  state: ConnectionState;
+  previous: ConnectionState;
+  /** Why the connection closed, for `disconnected`. */
+  code?: number;
+  reason?: string;
+}
+
+type EventListeners = { [K in ServerEventName]: (event: ServerEventOf<K>) => void };
+
+/** Everything `client.on` can listen to: every server event by name, plus the client's own. */
+export type ClientEvents = EventListeners & {
+  /** Every server event, after the store applied it. */
+  event: (event: ServerEvent) => void;
+  'connection.changed': (change: ConnectionChange) => void;
+  'connection.connecting': (change: ConnectionChange) => void;
+  'connection.connected': (change: ConnectionChange) => void;
+  'connection.offline': (change: ConnectionChange) => void;
+  'connection.recovering': (change: ConnectionChange) => void;
+  'connection.disconnected': (change: ConnectionChange) => void;
+  /** A background task failed (a refetch, a cache write). */
+  error: (error: unknown) => void;
+};
+
+export type Sort = z.input<typeof SortSpec>;
+
+export interface QueryChannelsOptions {
+  /** Subscribe to each channel's events (default true). */
+  watch?: boolean;
+  limit?: number;
+  offset?: number;
+  member_limit?: number;
+}
+
+/** The user to connect as: at least the id; other fields are written to the server. */
+export type ConnectUser = Pick<UserInput, 'id'> & Partial<Omit<UserInput, 'id' | 'role' | 'banned'>>;
+
+/** How long a typing indicator lasts without a new typing.start (the server stops it after 6 s). */
+const TYPING_TIMEOUT_MS = 7000;
+
+/** The client for one app and one user at a time. See docs/guides/sdk.md. */
+export class ParleyClient {
+  readonly store = new Store();
+  readonly rest: RestClient;
+  private readonly options: ParleyClientOptions;
+  private readonly persistent: PersistentStore;
+  private readonly sync: SyncSource;
+  private readonly emitter = new Emitter<ClientEvents>();
+  private session: Session | undefined;
+
+  constructor(
+    readonly apiKey: string,
+    options: ParleyClientOptions,
+  ) {
+    this.options = options;
+    this.persistent = options.store ?? new MemoryStore();
+    this.sync = options.sync ?? refetchOnly;
+    const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    if (!fetchImpl) throw new Error('no fetch available: pass options.fetch');
+    this.rest = new RestClient({
+      baseUrl: options.baseUrl,
+      apiKey,
+      fetch: fetchImpl,
+      tokens: () => this.session?.tokens,
+    });
+  }
+
+  get userId(): string | undefined {
+    return this.session?.userId;
+  }
+
+  get connectionState(): ConnectionState {
+    return this.session?.connection.connectionState ?? 'disconnected';
+  }
+
+  /** Listens to a server event (typed by the EventMap) or a client event; returns the unsubscribe function. */
+  on<K extends keyof ClientEvents>(name: K, listener: ClientEvents[K]): () => void {
+    return this.emitter.on(name, listener);
+  }
+
+  off<K extends keyof ClientEvents>(name: K, listener: ClientEvents[K]): void {
+    this.emitter.off(name, listener);
+  }
+
+  /**
+   * Connects as `user`. Cached data is in the store when this resolves; it resolves when the
+   * realtime connection is up, or as soon as it failed once (offline: the client keeps retrying
+   * and the outbox waits). Rejects when the server refuses the user or the token for good.
+   * `token` is the user's JWT, or a function returning a fresh one (called again on expiry).
+   */
+  async connectUser(user: ConnectUser, token: TokenOrProvider): Promise<void> {
+    if (this.session) throw new Error(`already connected as ${this.session.userId}: call disconnectUser() first`);
+    const session = new Session(this, user.id, new TokenManager(token));
+    this.session = session;
+    try {
+      await session.start();
+    } catch (error) {
+      if (this.session === session) this.session = undefined;
+      await session.stop();
+      throw error;
+    }
+    const { id: _id, ...fields } = user;
+    if (Object.keys(fields).length > 0) {
+      try {
+        const { users } = await this.rest.upsertUsers({ users: [user] });
+        this.store.dispatch({ type: 'rest/users', users });
+      } catch (error) {
+        if (!isRetryable(error)) throw error;
+      }
+    }
+  }
+
+  /** Disconnects and forgets the user's state in memory; the persistent cache and outbox stay. */
+  async disconnectUser(): Promise<void> {
+    const session = this.session;
+    this.session = undefined;
+    await session?.stop();
+    this.store.dispatch({ type: 'local/reset', userId: null });
+  }
+
+  /** A handle on one channel (the same object for the same channel while connected). */
+  channel(type: string, id: string): ChannelHandle {
+    return this.requireSession().channel(type, id);
+  }
+
+  /**
+   * Queries the user's channels (a Stream-style filter and sort), stores them as one list and,
+   * with `watch` (the default), subscribes to their events. Offline, answers from the cache when
+   * the same query was made before, and runs it again once connected.
+   */
+  async queryChannels(
+    filter: Record<string, unknown> = {},
+    sort: Sort = [{ field: 'last_message_at', direction: -1 }],
+    options: QueryChannelsOptions = {},
+  ): Promise<ChannelHandle[]> {
+    return this.requireSession().queryChannels(filter, sort, options);
+  }
+
+  /** The key under which a query's list is kept in `store.getState().queries`. */
+  queryKey(filter: Record<string, unknown> = {}, sort: Sort = [{ field: 'last_message_at', direction: -1 }]) {
+    return queryKey(filter, sort);
+  }
+
+  /** Sends a failed message again. */
+  retryMessage(clientMsgId: string): Promise<Message> {
+    return this.requireSession().outbox.retry(clientMsgId);
+  }
+
+  /** Removes a failed message from the outbox and the message list. */
+  discardMessage(clientMsgId: string): Promise<void> {
+    return this.requireSession().outbox.discard(clientMsgId);
+  }
+
+  /** Messages not yet confirmed by the server, in send order. */
+  get outbox(): OutboxItem[] {
+    return this.session?.outbox.pending ?? [];
+  }
+
+  /** Writes pending cache changes now (tests; before a page unload). */
+  flush(): Promise<void> {
+    return this.session?.persister.flush() ?? Promise.resolve();
+  }
+
+  /** @internal */
+  get _internals() {
+    return { options: this.options, persistent: this.persistent, sync: this.sync, emitter: this.emitter };
+  }
+
+  private requireSession(): Session {
+    if (!this.session) throw new Error('call connectUser() first');
+    return this.session;
+  }
+}
+
+export function queryKey(filter: Record<string, unknown>, sort: Sort): string {
+  return JSON.stringify({ filter: canonical(filter), sort: sort.map((s) => [s.field, s.direction ?? -1]) });
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  return value;
+}
+
+function uuid(): string {
+  const c = globalThis.crypto;
+  if (c?.randomUUID) return c.randomUUID();
+  const bytes = new Uint8Array(16);
+  if (c?.getRandomValues) c.getRandomValues(bytes);
+  else for (let i = 0; i < 16; i++) bytes[i] = Math.floor(Math.random() * 256);
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  const hex = [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+const splitCid = (cid: string) => {
+  const at = cid.indexOf(':');
+  return { type: cid.slice(0, at), id: cid.slice(at + 1) };
+};
+
+interface WatchedQuery {
+  filter: Record<string, unknown>;
+  sort: Sort;
+  options: QueryChannelsOptions;
+  stale: boolean;
+}
+
+/** One connected user: realtime link, persistence, outbox and what is being watched. */
+class Session implements ChannelHost {
+  readonly connection: Connection;
+  readonly persister: Persister;
+  readonly outbox: Outbox;
+  readonly store: Store;
+  readonly rest: RestClient;
+  private readonly emitter: Emitter<ClientEvents>;
+  private readonly handles = new Map<string, ChannelHandle>();
+  /** Watched channels, and whether their messages are loaded too. */
+  private readonly watched = new Map<string, { messages: boolean }>();
+  /** Watched channels whose data still has to be (re)loaded once the network is back. */
+  private readonly needsLoad = new Set<string>();
+  private readonly watchInFlight = new Set<string>();
+  private readonly loading = new Map<string, Promise<void>>();
+  /** Events held back while their channel is being fetched (applied after the fetch). */
+  private readonly held = new Map<string, ServerEvent[]>();
+  private readonly queries = new Map<string, WatchedQuery>();
+  private readonly pendingReads = new Map<string, string | undefined>();
+  private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private unsubscribeStore: (() => void) | undefined;
+  private lastEventAt: string | undefined;
+  private stopped = false;
+  private requeryTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(
+    private readonly client: ParleyClient,
+    readonly userId: string,
+    readonly tokens: TokenManager,
+  ) {
+    this.store = client.store;
+    this.rest = client.rest;
+    const { options, persistent, emitter } = client._internals;
+    this.emitter = emitter;
+    this.store.dispatch({ type: 'local/reset', userId });
+    this.persister = new Persister(persistent, userId, this.store.getState(), (e) => emitter.emit('error', e));
+    this.outbox = new Outbox({
+      store: this.store,
+      userId,
+      now: () => this.now(),
+      send: async (item) => {
+        const { type, id } = splitCid(item.cid);
+        return (await this.rest.sendMessage(type, id, item.body)).message;
+      },
+      persist: (change) => {
+        this.persister.add({
+          ...(change.put ? { putOutbox: change.put } : {}),
+          ...(change.delete ? { deleteOutbox: change.delete } : {}),
+        });
+        return this.persister.flush();
+      },
+    });
+    const base = options.wsUrl ?? `${options.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/connection/websocket`;
+    const url = `${base}${base.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(client.apiKey)}`;
+    this.connection = new Connection({
+      url,
+      tokens,
+      websocket: options.WebSocket,
+      minReconnectDelay: options.reconnect?.minDelay,
+      maxReconnectDelay: options.reconnect?.maxDelay,
+      hooks: {
+        onEvent: (event) => this.receive(event),
+        onState: (state, detail) => this.onState(state, detail),
+        onSubscribed: (topic, status) => this.onSubscribed(topic, status),
+        onUnsubscribed: (topic) => {
+          if (topic.startsWith('chat:channel:')) this.unwatchChannel(topic.slice('chat:channel:'.length));
+        },
+      },
+    });
+  }
+
+  private previousState: ConnectionState = 'disconnected';
+
+  async start(): Promise<void> {
+    const { persistent } = this.client._internals;
+    const cache = await persistent.load(this.userId);
+    this.store.dispatch({ type: 'local/hydrate', cache });
+    this.outbox.load(cache.outbox);
+    // What came from the cache is already stored: only later changes are written.
+    this.persister.update(this.store.getState());
+    await this.persister.flush();
+    this.unsubscribeStore = this.store.subscribe((state) => this.persister.update(state));
+
+    // The token first: a provider is called now, so a failure rejects connectUser.
+    try {
+      await this.tokens.get();
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+    }
+    const outcome = new Promise<void>((resolve, reject) => {
+      const offState = this.emitter.on('connection.changed', (change) => {
+        if (change.state === 'connected' || change.state === 'offline') done();
+        else if (change.state === 'disconnected')
+          done(new Error(`realtime connection refused: ${change.code} ${change.reason}`));
+      });
+      const offError = () => this.connection.centrifuge.off('error', onError);
+      const onError = (ctx: { type: string }) => {
+        if (ctx.type === 'transport') done();
+      };
+      this.connection.centrifuge.on('error', onError);
+      const timer = setTimeout(() => done(), 10_000);
+      const done = (error?: Error) => {
+        offState();
+        offError();
+        clearTimeout(timer);
+        error ? reject(error) : resolve();
+      };
+    });
+    void this.connection.watch(userTopic(this.userId));
+    this.connection.connect();
+    await outcome;
+    this.outbox.kick();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.outbox.stop();
+    for (const timer of this.typingTimers.values()) clearTimeout(timer);
+    if (this.requeryTimer) clearTimeout(this.requeryTimer);
+    this.connection.disconnect();
+    this.unsubscribeStore?.();
+    await this.persister.flush();
+  }
+
+  now(): string {
+    return new Date().toISOString();
+  }
+
+  channel(type: string, id: string): ChannelHandle {
+    const cid = `${type}:${id}`;
+    let handle = this.handles.get(cid);
+    if (!handle) {
+      handle = new ChannelHandle(this, type, id);
+      this.handles.set(cid, handle);
+    }
+    return handle;
+  }
+
+  // ---- ChannelHost ----
+
+  realtime(): Connection {
+    return this.connection;
+  }
+
+  async watchChannel(cid: string, opts: { messages: boolean }): Promise<void> {
+    const current = this.watched.get(cid);
+    this.watched.set(cid, { messages: (current?.messages ?? false) || opts.messages });
+    this.needsLoad.add(cid);
+    this.watchInFlight.add(cid);
+    try {
+      await this.connection.watch(channelTopic(cid));
+      await this.load(cid);
+    } catch (error) {
+      // Offline with a cache: show the cache now, load when the connection is back.
+      if (isRetryable(error) && this.store.getState().channels[cid]) return;
+      throw error;
+    } finally {
+      this.watchInFlight.delete(cid);
+    }
+  }
+
+  unwatchChannel(cid: string): void {
+    this.watched.delete(cid);
+    this.needsLoad.delete(cid);
+    this.connection.unwatch(channelTopic(cid));
+  }
+
+  queueMessage(cid: string, input: z.input<typeof SendMessageBody>): Promise<Message> {
+    const clientMsgId = input.client_msg_id ?? uuid();
+    const item: OutboxItem = {
+      client_msg_id: clientMsgId,
+      cid,
+      body: { ...input, client_msg_id: clientMsgId },
+      created_at: this.now(),
+      failed: false,
+    };
+    return this.outbox.add(item);
+  }
+
+  retryMessage(clientMsgId: string): Promise<Message> {
+    return this.outbox.retry(clientMsgId);
+  }
+
+  async loadPage(cid: string, page: 'older' | 'newer', limit: number): Promise<Message[]> {
+    const list = this.store.getState().messages[cid];
+    const sent = list ? list.ids.map((id) => list.byId[id]!).filter((m) => m.status === 'sent') : [];
+    const edge = page === 'older' ? sent[0] : sent[sent.length - 1];
+    if (page === 'older' && list && !list.hasOlder) return [];
+    if (page === 'newer' && list && !list.hasNewer) return [];
+    const { type, id } = splitCid(cid);
+    const query = edge ? { [page === 'older' ? 'id_lt' : 'id_gt']: edge.id, limit } : { limit };
+    const { messages } = await this.rest.listMessages(type, id, query);
+    this.store.dispatch({ type: 'rest/messages', cid, messages, page: edge ? page : 'latest', limit });
+    return messages;
+  }
+
+  async markRead(cid: string, messageId?: string): Promise<void> {
+    this.store.dispatch({ type: 'local/mark_read', cid, at: this.now() });
+    const { type, id } = splitCid(cid);
+    try {
+      const counts = await this.rest.markRead(type, id, messageId ? { message_id: messageId } : {});
+      this.pendingReads.delete(cid);
+      this.store.dispatch({ type: 'rest/unread', counts });
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+      this.pendingReads.set(cid, messageId); // sent again once the connection is back
+    }
+  }
+
+  async queryChannels(filter: Record<string, unknown>, sort: Sort, options: QueryChannelsOptions) {
+    const key = queryKey(filter, sort);
+    const limit = options.limit ?? 20;
+    const offset = options.offset ?? 0;
+    const watch = options.watch ?? true;
+    if (offset === 0) this.queries.set(key, { filter, sort, options, stale: false });
+    try {
+      const { channels } = await this.rest.queryChannels({
+        filter,
+        sort,
+        limit,
+        offset,
+        ...(options.member_limit !== undefined ? { member_limit: options.member_limit } : {}),
+      });
+      this.store.dispatch({
+        type: 'rest/query',
+        key,
+        sort: sort.map((s) => ({ field: s.field, direction: s.direction ?? -1 })),
+        channels,
+        offset,
+        limit,
+      });
+    } catch (error) {
+      const cached = this.store.getState().queries[key];
+      if (!isRetryable(error) || !cached) throw error;
+      const query = this.queries.get(key);
+      if (query) query.stale = true;
+    }
+    const cids = this.store.getState().queries[key]?.cids ?? [];
+    if (watch) {
+      for (const cid of cids) {
+        if (!this.watched.has(cid)) this.watched.set(cid, { messages: false });
+        void this.connection.watch(channelTopic(cid));
+      }
+    }
+    return cids.map((cid) => {
+      const { type, id } = splitCid(cid);
+      return this.channel(type, id);
+    });
+  }
+
+  // ---- loading ----
+
+  /** Fetches a watched channel (and its latest messages); events that arrive meanwhile wait. */
+  private load(cid: string): Promise<void> {
+    const inFlight = this.loading.get(cid);
+    if (inFlight) return inFlight;
+    const run = async () => {
+      this.held.set(cid, this.held.get(cid) ?? []);
+      try {
+        const { type, id } = splitCid(cid);
+        const withMessages = this.watched.get(cid)?.messages ?? this.store.getState().messages[cid] !== undefined;
+        const limit = this.client._internals.options.messageLimit ?? 30;
+        const [channel, page] = await Promise.all([
+          this.rest.getChannel(type, id),
+          withMessages ? this.rest.listMessages(type, id, { limit }) : Promise.resolve(undefined),
+        ]);
+        if (this.stopped) return;
+        this.store.dispatch({ type: 'rest/channels', channels: [channel.channel] });
+        if (page) this.store.dispatch({ type: 'rest/messages', cid, messages: page.messages, page: 'latest', limit });
+        this.needsLoad.delete(cid);
+      } catch (error) {
+        if (error instanceof ParleyApiError && (error.status === 403 || error.status === 404)) {
+          // No longer visible to this user: forget it.
+          this.store.dispatch({ type: 'local/channel.forget', cid });
+          this.unwatchChannel(cid);
+        }
+        throw error;
+      } finally {
+        const held = this.held.get(cid) ?? [];
+        this.held.delete(cid);
+        this.loading.delete(cid);
+        for (const event of held) this.apply(event);
+      }
+    };
+    const promise = run();
+    this.loading.set(cid, promise);
+    return promise;
+  }
+
+  /** After realtime recovery failed: the sync source first, else a refetch. */
+  private async catchUp(cid: string): Promise<void> {
+    const { sync } = this.client._internals;
+    if (sync !== refetchOnly && this.lastEventAt) {
+      try {
+        const answer = await sync.sync({ since: this.lastEventAt, cids: [cid] });
+        if ('events' in answer) {
+          for (const event of answer.events) this.apply(event);
+          return;
+        }
+      } catch {}
+    }
+    await this.load(cid);
+  }
+
+  private async refreshUser(): Promise<void> {
+    const counts = await this.rest.unread();
+    this.store.dispatch({ type: 'rest/unread', counts });
+  }
+
+  private requery(onlyStale: boolean) {
+    for (const query of this.queries.values()) {
+      if (onlyStale && !query.stale) continue;
+      query.stale = false;
+      this.queryChannels(query.filter, query.sort, { ...query.options, offset: 0 }).catch((error) => {
+        query.stale = true;
+        this.emitter.emit('error', error);
+      });
+    }
+  }
+
+  // ---- realtime ----
+
+  private onSubscribed(topic: string, status: { unrecovered: boolean; first: boolean }) {
+    const background = (p: Promise<void>) =>
+      p.catch((error) => {
+        if (!this.stopped) this.emitter.emit('error', error);
+      });
+    if (topic === userTopic(this.userId)) {
+      if (status.unrecovered) this.requery(false);
+      return background(this.refreshUser());
+    }
+    const cid = topic.slice('chat:channel:'.length);
+    if (status.unrecovered) return background(this.catchUp(cid));
+    if (this.needsLoad.has(cid) && !this.watchInFlight.has(cid)) return background(this.load(cid));
+  }
+
+  private onState(state: ConnectionState, detail?: { code: number; reason: string }) {
+    const change: ConnectionChange = { state, previous: this.previousState, ...(detail ?? {}) };
+    this.previousState = state;
+    if (state === 'connected' || state === 'recovering') {
+      this.outbox.kick();
+      for (const [cid, messageId] of this.pendingReads) void this.markRead(cid, messageId).catch(() => {});
+      this.requery(true);
+    }
+    this.emitter.emit('connection.changed', change);
+    this.emitter.emit(`connection.${state}`, change);
+  }
+
+  private receive(event: ServerEvent) {
+    if (!this.lastEventAt || event.created_at > this.lastEventAt) this.lastEventAt = event.created_at;
+    const cid = 'cid' in event ? event.cid : null;
+    const held = cid ? this.held.get(cid) : undefined;
+    if (held) held.push(event);
+    else this.apply(event);
+  }
+
+  private apply(event: ServerEvent) {
+    if (this.stopped) return;
+    this.store.dispatch(event);
+    switch (event.type) {
+      case 'typing.start': {
+        const key = `${event.cid}\n${event.user_id}`;
+        clearTimeout(this.typingTimers.get(key));
+        this.typingTimers.set(
+          key,
+          setTimeout(() => {
+            this.typingTimers.delete(key);
+            this.store.dispatch({ type: 'local/typing.clear', cid: event.cid, user_id: event.user_id });
+          }, TYPING_TIMEOUT_MS),
+        );
+        break;
+      }
+      case 'notification.added_to_channel':
+        if (event.member.user_id === this.userId) this.scheduleRequery();
+        break;
+      case 'member.removed':
+      case 'notification.removed_from_channel':
+        if (event.user_id === this.userId) this.unwatchChannel(event.cid);
+        break;
+      case 'channel.deleted':
+        this.unwatchChannel(event.cid);
+        break;
+    }
+    this.emitter.emit(event.type, event as never);
+    this.emitter.emit('event', event);
+  }
+
+  private scheduleRequery() {
+    if (this.requeryTimer) return;
+    this.requeryTimer = setTimeout(() => {
+      this.requeryTimer = undefined;
+      this.requery(false);
+    }, 50);
+  }
+}

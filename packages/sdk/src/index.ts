@@ -1,0 +1,28 @@
+/**
+ * @parley/sdk — the offline-first client for Parley. The IndexedDB store is a separate entry
+ * point (`@parley/sdk/dexie`) so apps that do not use it never load Dexie.
+ */
+export { ChannelHandle, type SendMessageInput, TYPING_THROTTLE_MS } from './channel.js';
+export {
+  type ClientEvents,
+  type ConnectionChange,
+  type ConnectUser,
+  ParleyClient,
+  type ParleyClientOptions,
+  type QueryChannelsOptions,
+  queryKey,
+  type Sort,
+} from './client.js';
+export { isRetryable, ParleyApiError, ParleyNetworkError } from './errors.js';
+export type { ConnectionState } from './realtime/connection.js';
+export { type In, type Out, RestClient } from './rest.js';
+export type { Action, LocalAction } from './state/actions.js';
+export { activityAt, orderIds, pendingMessage, reduce } from './state/reducer.js';
+export * from './state/selectors.js';
+export { type Listener, Store } from './state/store.js';
+export * from './state/types.js';
+export { MemoryStore } from './stores/memory.js';
+export type { CacheBatch, CachedState, OutboxItem, PersistentStore } from './stores/types.js';
+export { emptyCache } from './stores/types.js';
+export { refetchOnly, type SyncAnswer, type SyncSource } from './sync.js';
+export { type TokenOrProvider, type TokenProvider, tokenExpiry } from './token.js';

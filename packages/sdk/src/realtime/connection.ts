@@ -1,0 +1,172 @@
+import { Centrifuge, type SubscribedContext, type Subscription } from 'centrifuge';
+import type { ServerEvent } from '../state/types.js';
+import type { TokenManager } from '../token.js';
+
+/**
+ * `connecting`: first attempt; `connected`: live and up to date; `offline`: the connection was lost
+ * and the client is retrying (with backoff and jitter); `recovering`: reconnected, catching up on
+ * what was missed; `disconnected`: not connected and not trying (before connectUser, after
+ * disconnectUser, or after the server refused the user for good).
+ */
+export type ConnectionState = 'connecting' | 'connected' | 'offline' | 'recovering' | 'disconnected';
+
+export const channelTopic = (cid: string) => `chat:channel:${cid}`;
+export const userTopic = (userId: string) => `chat:user:${userId}`;
+
+export interface SubscriptionStatus {
+  /** The subscription came back after a reconnect without its missed publications. */
+  unrecovered: boolean;
+  /** First time subscribed since watch() (no position yet). */
+  first: boolean;
+}
+
+export interface ConnectionHooks {
+  onEvent(event: ServerEvent, topic: string): void;
+  onState(state: ConnectionState, detail?: { code: number; reason: string }): void;
+  /**
+   * A subscription became live. The returned promise (a refetch, usually) delays `connected`
+   * after a reconnect until it settles, so `recovering` lasts until the state is caught up.
+   */
+  onSubscribed(topic: string, status: SubscriptionStatus): Promise<void> | void;
+  /** The server ended a subscription (not allowed, removed from the channel). */
+  onUnsubscribed(topic: string, code: number, reason: string): void;
+}
+
+export interface ConnectionOptions {
+  url: string;
+  tokens: TokenManager;
+  websocket?: unknown;
+  hooks: ConnectionHooks;
+  minReconnectDelay?: number;
+  maxReconnectDelay?: number;
+}
+
+/**
+ * The realtime link: one `centrifuge` client (its reconnect backoff with jitter, ping handling
+ * and token refresh) plus positioned, recoverable subscriptions. Adds the SDK's connection states
+ * and reports unrecoverable subscriptions so the client can catch up another way.
+ */
+export class Connection {
+  readonly centrifuge: Centrifuge;
+  private everConnected = false;
+  private state: ConnectionState = 'disconnected';
+  /** Topics still to come back (and catch up) before a reconnect counts as `connected`. */
+  private catchingUp = new Set<string>();
+  private readonly firstSubscribe = new Set<string>();
+
+  constructor(private readonly options: ConnectionOptions) {
+    let token = options.tokens.current ?? '';
+    this.centrifuge = new Centrifuge(options.url, {
+      token,
+      getToken: async () => {
+        token = await options.tokens.refresh(token);
+        return token;
+      },
+      ...(options.websocket ? { websocket: options.websocket } : {}),
+      minReconnectDelay: options.minReconnectDelay ?? 500,
+      maxReconnectDelay: options.maxReconnectDelay ?? 20_000,
+    });
+    const c = this.centrifuge;
+    c.on('connecting', () => this.setState(this.everConnected ? 'offline' : 'connecting'));
+    c.on('connected', () => {
+      const reconnect = this.everConnected;
+      this.everConnected = true;
+      if (!reconnect) return this.setState('connected');
+      this.catchingUp = new Set(Object.keys(c.subscriptions()));
+      this.setState(this.catchingUp.size > 0 ? 'recovering' : 'connected');
+    });
+    c.on('disconnected', (ctx) => this.setState('disconnected', { code: ctx.code, reason: ctx.reason }));
+  }
+
+  get connectionState(): ConnectionState {
+    return this.state;
+  }
+
+  connect(): void {
+    this.centrifuge.connect();
+  }
+
+  disconnect(): void {
+    this.centrifuge.disconnect();
+  }
+
+  /**
+   * Subscribes to a topic (idempotent). Resolves when the subscription is live, or at once when
+   * the client is not connected (it subscribes as soon as it is).
+   */
+  watch(topic: string): Promise<void> {
+    const existing = this.centrifuge.getSubscription(topic);
+    if (existing) return existing.state === 'subscribed' ? Promise.resolve() : this.whenLive(existing);
+    const sub = this.centrifuge.newSubscription(topic, { positioned: true, recoverable: true });
+    this.firstSubscribe.add(topic);
+    sub.on('publication', (ctx) => {
+      const data = ctx.data as ServerEvent | undefined;
+      if (data && typeof data.type === 'string') this.options.hooks.onEvent(data, topic);
+    });
+    sub.on('subscribed', (ctx) => this.subscribed(topic, ctx));
+    sub.on('unsubscribed', (ctx) => {
+      this.done(topic);
+      if (ctx.code !== 0) this.options.hooks.onUnsubscribed(topic, ctx.code, ctx.reason);
+    });
+    const live = this.whenLive(sub);
+    sub.subscribe();
+    return live;
+  }
+
+  unwatch(topic: string): void {
+    const sub = this.centrifuge.getSubscription(topic);
+    if (!sub) return;
+    sub.unsubscribe();
+    this.centrifuge.removeSubscription(sub);
+    this.firstSubscribe.delete(topic);
+    this.done(topic);
+  }
+
+  isWatching(topic: string): boolean {
+    return this.centrifuge.getSubscription(topic) !== null;
+  }
+
+  async rpc<T = unknown>(method: string, data: unknown): Promise<T> {
+    const result = await this.centrifuge.rpc(method, data);
+    return result.data as T;
+  }
+
+  private whenLive(sub: Subscription): Promise<void> {
+    if (this.state !== 'connected' && this.state !== 'recovering') return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = () => {
+        sub.off('subscribed', finish);
+        sub.off('unsubscribed', finish);
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(finish, 10_000);
+      sub.on('subscribed', finish);
+      sub.on('unsubscribed', finish);
+    });
+  }
+
+  private subscribed(topic: string, ctx: SubscribedContext) {
+    const first = this.firstSubscribe.delete(topic);
+    const status = { unrecovered: ctx.wasRecovering && !ctx.recovered, first };
+    let result: Promise<void> | void;
+    try {
+      result = this.options.hooks.onSubscribed(topic, status);
+    } catch {
+      result = undefined;
+    }
+    if (result) void result.catch(() => {}).finally(() => this.done(topic));
+    else this.done(topic);
+  }
+
+  private done(topic: string) {
+    if (!this.catchingUp.delete(topic)) return;
+    if (this.catchingUp.size === 0 && this.state === 'recovering') this.setState('connected');
+  }
+
+  private setState(state: ConnectionState, detail?: { code: number; reason: string }) {
+    if (state === this.state) return;
+    this.state = state;
+    this.options.hooks.onState(state, detail);
+  }
+}

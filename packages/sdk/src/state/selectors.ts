@@ -1,0 +1,73 @@
+import type { Member } from '@parley/protocol';
+import type { ChannelEntry, LocalMessage, ParleyState, TypingEntry } from './types.js';
+
+// Selectors return the same array until its inputs change, so UI bindings can compare by ===.
+const messagesMemo = new WeakMap<object, LocalMessage[]>();
+const typingMemo = new WeakMap<object, Map<string | null, TypingEntry[]>>();
+const queryMemo = new WeakMap<object, { channels: object; value: ChannelEntry[] }>();
+
+export const selectChannel = (state: ParleyState, cid: string): ChannelEntry | undefined => state.channels[cid];
+
+/** The channel's loaded messages in display order. */
+export function selectMessages(state: ParleyState, cid: string): LocalMessage[] {
+  const list = state.messages[cid];
+  if (!list) return [];
+  let value = messagesMemo.get(list);
+  if (!value) {
+    value = list.ids.map((id) => list.byId[id]!);
+    messagesMemo.set(list, value);
+  }
+  return value;
+}
+
+export const selectUnreadCount = (state: ParleyState, cid: string): number => state.unread.channels[cid] ?? 0;
+
+export const selectTotalUnread = (state: ParleyState): number => state.unread.total_unread_count;
+
+/** Who is typing in the channel (or in one thread of it), the connected user excluded. */
+export function selectTyping(state: ParleyState, cid: string, parentId: string | null = null): TypingEntry[] {
+  const users = state.typing[cid];
+  if (!users) return [];
+  let byParent = typingMemo.get(users);
+  if (!byParent) {
+    byParent = new Map();
+    typingMemo.set(users, byParent);
+  }
+  let value = byParent.get(parentId);
+  if (!value) {
+    value = Object.values(users).filter((t) => t.parent_id === parentId);
+    byParent.set(parentId, value);
+  }
+  return value;
+}
+
+/** Members' read positions in the channel, by user id. */
+export function selectReadState(
+  state: ParleyState,
+  cid: string,
+): Record<string, Pick<Member, 'last_read_seq' | 'last_read_at'>> {
+  const entry = state.channels[cid];
+  if (!entry) return {};
+  return Object.fromEntries(
+    Object.values(entry.members).map((m) => [
+      m.user_id,
+      { last_read_seq: m.last_read_seq, last_read_at: m.last_read_at },
+    ]),
+  );
+}
+
+/** The channels of a query, in list order. */
+export function selectQueryChannels(state: ParleyState, key: string): ChannelEntry[] {
+  const query = state.queries[key];
+  if (!query) return [];
+  const memo = queryMemo.get(query);
+  if (memo && memo.channels === state.channels) return memo.value;
+  const value = query.cids
+    .map((cid) => state.channels[cid])
+    .filter((c): c is ChannelEntry => c !== undefined);
+  queryMemo.set(query, { channels: state.channels, value });
+  return value;
+}
+
+export const selectOnline = (state: ParleyState, userId: string): boolean =>
+  state.presence[userId]?.online ?? false;

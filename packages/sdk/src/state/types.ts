@@ -1,0 +1,106 @@
+import type {
+  Channel,
+  ChannelTypeConfig,
+  Member,
+  Message,
+  ParleyEvent,
+  SortSpec,
+  User,
+} from '@parley/protocol';
+import type { z } from 'zod';
+
+/**
+ * Events the realtime gateway publishes under a name of their own: the user-channel copies of
+ * member.added / member.removed. Derived from the EventMap, never restated.
+ */
+export type AddedToChannelEvent = Omit<ParleyEvent<'member.added'>, 'type'> & {
+  type: 'notification.added_to_channel';
+};
+export type RemovedFromChannelEvent = Omit<ParleyEvent<'member.removed'>, 'type'> & {
+  type: 'notification.removed_from_channel';
+};
+/** Every event the SDK receives from the server. */
+export type ServerEvent = ParleyEvent | AddedToChannelEvent | RemovedFromChannelEvent;
+export type ServerEventName = ServerEvent['type'];
+export type ServerEventOf<N extends ServerEventName> = Extract<ServerEvent, { type: N }>;
+
+/** `sending` until the server acknowledges (matched by client_msg_id), then `sent`; `failed` can be retried. */
+export type MessageStatus = 'sending' | 'sent' | 'failed';
+
+export type LocalMessage = Message & {
+  status: MessageStatus;
+  /** Why a `failed` message failed (the server's error code and message). */
+  error?: { code: string; message: string };
+};
+
+export interface ChannelEntry {
+  channel: Channel;
+  /** The channel type's configuration; null until the channel was fetched over REST. */
+  config: ChannelTypeConfig | null;
+  /** Members by user id (the first ones the server returned, kept current by member events). */
+  members: Record<string, Member>;
+  /** The connected user's own membership, or null when not a member. */
+  membership: Member | null;
+}
+
+export interface MessageList {
+  /** Ids in display order: confirmed messages by seq, then unconfirmed local ones in send order. */
+  ids: string[];
+  byId: Record<string, LocalMessage>;
+  /** Older messages exist before the first loaded one. */
+  hasOlder: boolean;
+  /** The loaded window stops before the latest message, so live messages are not appended to it. */
+  hasNewer: boolean;
+}
+
+export interface TypingEntry {
+  user_id: string;
+  parent_id: string | null;
+  /** When the typing.start event was created (server time). */
+  at: string;
+}
+
+export interface PresenceEntry {
+  online: boolean;
+  last_active_at: string | null;
+}
+
+export interface UnreadState {
+  total_unread_count: number;
+  unread_channels: number;
+  /** Unread messages by cid, as the server counts them (last_seq − last_read_seq). */
+  channels: Record<string, number>;
+}
+
+export interface QueryState {
+  /** Channels in list order. */
+  cids: string[];
+  sort: z.output<typeof SortSpec>;
+  /** The server returned fewer than asked: there is no next page. */
+  complete: boolean;
+}
+
+/** The whole client state: normalised, immutable, changed only by `reduce`. */
+export interface ParleyState {
+  userId: string | null;
+  users: Record<string, User>;
+  channels: Record<string, ChannelEntry>;
+  messages: Record<string, MessageList>;
+  typing: Record<string, Record<string, TypingEntry>>;
+  presence: Record<string, PresenceEntry>;
+  unread: UnreadState;
+  queries: Record<string, QueryState>;
+}
+
+export function initialState(userId: string | null = null): ParleyState {
+  return {
+    userId,
+    users: {},
+    channels: {},
+    messages: {},
+    typing: {},
+    presence: {},
+    unread: { total_unread_count: 0, unread_channels: 0, channels: {} },
+    queries: {},
+  };
+}

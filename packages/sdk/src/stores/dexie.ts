@@ -1,0 +1,158 @@
+import type { Message, User } from '@parley/protocol';
+import { Dexie, type Table } from 'dexie';
+import type { ChannelEntry, QueryState, UnreadState } from '../state/types.js';
+import { type CacheBatch, type CachedState, emptyCache, type OutboxItem, type PersistentStore } from './types.js';
+
+interface ChannelRow {
+  userId: string;
+  cid: string;
+  entry: ChannelEntry;
+}
+interface MessagesRow {
+  userId: string;
+  cid: string;
+  messages: Message[];
+  hasOlder: boolean;
+}
+interface UserRow {
+  userId: string;
+  id: string;
+  user: User;
+}
+interface QueryRow {
+  userId: string;
+  key: string;
+  query: QueryState;
+}
+interface UnreadRow {
+  userId: string;
+  unread: UnreadState;
+}
+interface OutboxRow {
+  userId: string;
+  client_msg_id: string;
+  created_at: string;
+  item: OutboxItem;
+}
+
+class ParleyDatabase extends Dexie {
+  channels!: Table<ChannelRow, [string, string]>;
+  messages!: Table<MessagesRow, [string, string]>;
+  users!: Table<UserRow, [string, string]>;
+  queries!: Table<QueryRow, [string, string]>;
+  unread!: Table<UnreadRow, string>;
+  outbox!: Table<OutboxRow, [string, string]>;
+
+  constructor(name: string, options?: { indexedDB?: IDBFactory; IDBKeyRange?: typeof IDBKeyRange }) {
+    super(name, options);
+    this.version(1).stores({
+      channels: '[userId+cid], userId',
+      messages: '[userId+cid], userId',
+      users: '[userId+id], userId',
+      queries: '[userId+key], userId',
+      unread: 'userId',
+      outbox: '[userId+client_msg_id], userId, [userId+created_at]',
+    });
+  }
+}
+
+export interface DexieStoreOptions {
+  /** The IndexedDB database name (default `parley`). */
+  name?: string;
+  /** An IndexedDB implementation where there is no global one (tests: fake-indexeddb). */
+  indexedDB?: IDBFactory;
+  IDBKeyRange?: typeof IDBKeyRange;
+}
+
+/**
+ * The browser cache: IndexedDB through Dexie. One row per channel, per channel's cached messages
+ * (the newest ones, replaced together), per user, per query and per outbox message; each batch is
+ * one read-write transaction, so a batch lands whole or not at all.
+ */
+export class DexieStore implements PersistentStore {
+  private readonly db: ParleyDatabase;
+
+  constructor(options: DexieStoreOptions = {}) {
+    const deps =
+      options.indexedDB && options.IDBKeyRange
+        ? { indexedDB: options.indexedDB, IDBKeyRange: options.IDBKeyRange }
+        : undefined;
+    this.db = new ParleyDatabase(options.name ?? 'parley', deps);
+  }
+
+  async load(userId: string): Promise<CachedState> {
+    const db = this.db;
+    return db.transaction('r', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
+      const cache = emptyCache();
+      cache.channels = (await db.channels.where('userId').equals(userId).toArray()).map((r) => r.entry);
+      for (const row of await db.messages.where('userId').equals(userId).toArray()) {
+        cache.messages[row.cid] = row.messages;
+        cache.hasOlder[row.cid] = row.hasOlder;
+      }
+      cache.users = (await db.users.where('userId').equals(userId).toArray()).map((r) => r.user);
+      for (const row of await db.queries.where('userId').equals(userId).toArray()) cache.queries[row.key] = row.query;
+      cache.unread = (await db.unread.get(userId))?.unread ?? null;
+      cache.outbox = (
+        await db.outbox
+          .where('[userId+created_at]')
+          .between([userId, Dexie.minKey], [userId, Dexie.maxKey])
+          .toArray()
+      ).map((r) => r.item);
+      return cache;
+    });
+  }
+
+  async write(userId: string, batch: CacheBatch): Promise<void> {
+    const db = this.db;
+    await db.transaction('rw', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
+      const gone = batch.deleteChannels ?? [];
+      if (gone.length) {
+        await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+        await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+      }
+      if (batch.putChannels?.length)
+        await db.channels.bulkPut(batch.putChannels.map((entry) => ({ userId, cid: entry.channel.cid, entry })));
+      const messages = Object.entries(batch.messages ?? {});
+      if (messages.length)
+        await db.messages.bulkPut(
+          messages.map(([cid, v]) => ({ userId, cid, messages: v.messages, hasOlder: v.hasOlder })),
+        );
+      if (batch.putUsers?.length)
+        await db.users.bulkPut(batch.putUsers.map((user) => ({ userId, id: user.id, user })));
+      for (const [key, query] of Object.entries(batch.queries ?? {})) {
+        if (query) await db.queries.put({ userId, key, query });
+        else await db.queries.delete([userId, key]);
+      }
+      if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
+      if (batch.deleteOutbox?.length)
+        await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
+      if (batch.putOutbox?.length)
+        await db.outbox.bulkPut(
+          batch.putOutbox.map((item) => ({
+            userId,
+            client_msg_id: item.client_msg_id,
+            created_at: item.created_at,
+            item,
+          })),
+        );
+    });
+  }
+
+  async clear(userId: string): Promise<void> {
+    const db = this.db;
+    await db.transaction('rw', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
+      for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox] as Table<unknown, unknown>[])
+        await table.where('userId').equals(userId).delete();
+      await db.unread.delete(userId);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.db.close();
+  }
+
+  /** Deletes the whole database (all users). */
+  async destroy(): Promise<void> {
+    await this.db.delete();
+  }
+}

@@ -1,0 +1,68 @@
+import type { CacheBatch, CachedState, PersistentStore } from './types.js';
+import { emptyCache } from './types.js';
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/**
+ * Keeps the cache in memory: for Node, tests, and apps that want no persistence. A client created
+ * again on the same MemoryStore instance (same process) sees what the previous one cached.
+ */
+export class MemoryStore implements PersistentStore {
+  private readonly users = new Map<string, CachedState>();
+
+  async load(userId: string): Promise<CachedState> {
+    const cached = this.users.get(userId);
+    if (!cached) return emptyCache();
+    const copy = clone(cached);
+    copy.outbox.sort((a, b) => a.created_at.localeCompare(b.created_at));
+    return copy;
+  }
+
+  async write(userId: string, batch: CacheBatch): Promise<void> {
+    // Build the next version fully before swapping it in: all or nothing.
+    const next = clone(this.users.get(userId) ?? emptyCache());
+    applyBatch(next, clone(batch));
+    this.users.set(userId, next);
+  }
+
+  async clear(userId: string): Promise<void> {
+    this.users.delete(userId);
+  }
+
+  async close(): Promise<void> {}
+}
+
+/** Applies a batch to a plain cached state (shared by stores that keep whole snapshots). */
+export function applyBatch(state: CachedState, batch: CacheBatch): void {
+  for (const cid of batch.deleteChannels ?? []) {
+    state.channels = state.channels.filter((c) => c.channel.cid !== cid);
+    delete state.messages[cid];
+    delete state.hasOlder[cid];
+  }
+  for (const entry of batch.putChannels ?? []) {
+    const at = state.channels.findIndex((c) => c.channel.cid === entry.channel.cid);
+    if (at >= 0) state.channels[at] = entry;
+    else state.channels.push(entry);
+  }
+  for (const [cid, value] of Object.entries(batch.messages ?? {})) {
+    state.messages[cid] = value.messages;
+    state.hasOlder[cid] = value.hasOlder;
+  }
+  for (const user of batch.putUsers ?? []) {
+    const at = state.users.findIndex((u) => u.id === user.id);
+    if (at >= 0) state.users[at] = user;
+    else state.users.push(user);
+  }
+  for (const [key, query] of Object.entries(batch.queries ?? {})) {
+    if (query) state.queries[key] = query;
+    else delete state.queries[key];
+  }
+  if (batch.unread) state.unread = batch.unread;
+  const deleted = new Set(batch.deleteOutbox ?? []);
+  state.outbox = state.outbox.filter((item) => !deleted.has(item.client_msg_id));
+  for (const item of batch.putOutbox ?? []) {
+    const at = state.outbox.findIndex((o) => o.client_msg_id === item.client_msg_id);
+    if (at >= 0) state.outbox[at] = item;
+    else state.outbox.push(item);
+  }
+}
