@@ -147,7 +147,7 @@ export async function buildServer(
   const redis = config.REDIS_URL
     ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false })
     : undefined;
-  await http.register(rateLimit, { global: false, ...(redis ? { redis } : {}) });
+  await http.register(rateLimit, { global: false, nameSpace: 'parley-rl:', ...(redis ? { redis } : {}) });
   const appLimiter = http.createRateLimit({
     timeWindow: 60_000,
     keyGenerator: (req) => `app:${req.ctx.app.id}`,

@@ -54,13 +54,15 @@ export class Connection {
   private catchingUp = new Set<string>();
   private readonly firstSubscribe = new Set<string>();
 
+  /** The token the realtime client last used (the REST layer may have a newer one). */
+  private token = '';
+
   constructor(private readonly options: ConnectionOptions) {
-    let token = options.tokens.current ?? '';
     this.centrifuge = new Centrifuge(options.url, {
-      token,
+      // Called on error 109 (expired), before the token's ttl runs out, and when there is none.
       getToken: async () => {
-        token = await options.tokens.refresh(token);
-        return token;
+        this.token = this.token ? await options.tokens.refresh(this.token) : await options.tokens.get();
+        return this.token;
       },
       ...(options.websocket ? { websocket: options.websocket } : {}),
       minReconnectDelay: options.minReconnectDelay ?? 500,
@@ -83,6 +85,8 @@ export class Connection {
   }
 
   connect(): void {
+    this.token = this.options.tokens.current ?? '';
+    this.centrifuge.setToken(this.token);
     this.centrifuge.connect();
   }
 

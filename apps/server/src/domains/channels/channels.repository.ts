@@ -24,11 +24,16 @@ export interface ChannelPatch {
 }
 
 export const channelsRepository = {
-  /** Inserts unless the cid or distinct key exists; returns undefined on conflict. */
+  /**
+   * Inserts unless the cid or distinct key exists; returns undefined on conflict. Timestamps come
+   * from here at millisecond precision, as the API shows them, so `created_at: { $gt: c.created_at }`
+   * never matches `c` itself.
+   */
   async insert(db: Executor, appId: string, channel: NewChannel): Promise<ChannelRow | undefined> {
+    const now = new Date();
     return db
       .insertInto('channels')
-      .values({ ...channel, app_id: appId, custom: JSON.stringify(channel.custom), updated_at: new Date() })
+      .values({ ...channel, app_id: appId, custom: JSON.stringify(channel.custom), created_at: now, updated_at: now })
       .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();

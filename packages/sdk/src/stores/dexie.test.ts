@@ -1,0 +1,10 @@
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { DexieStore } from './dexie.js';
+import { persistentStoreContract } from '../test-support/store.contract.js';
+
+let n = 0;
+// A fresh IndexedDB per store: the browser implementation, faked in memory for Node.
+persistentStoreContract(
+  'DexieStore (fake-indexeddb)',
+  async () => new DexieStore({ name: `parley-test-${++n}`, indexedDB: new IDBFactory(), IDBKeyRange }),
+);
