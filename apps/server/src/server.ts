@@ -35,6 +35,7 @@ import { EventBus } from './platform/events.js';
 import { installErrorHandling } from './platform/http.js';
 import type { Broker } from './realtime/broker.js';
 import { MemoryBroker } from './realtime/broker.memory.js';
+import { RedisBroker } from './realtime/broker.redis.js';
 import type { GatewayOptions } from './realtime/gateway.js';
 import { RealtimeService } from './realtime/realtime.service.js';
 import { constantTimeEqual, sha256 } from './platform/ids.js';
@@ -222,7 +223,15 @@ export async function buildServer(
   await http.register(readsRoutes(services));
   await http.ready();
 
-  const broker = options.broker ?? new MemoryBroker();
+  const broker =
+    options.broker ??
+    (config.REDIS_URL
+      ? new RedisBroker({
+          url: config.REDIS_URL,
+          prefix: config.REALTIME_REDIS_PREFIX,
+          onError: (err) => logger.warn({ err }, 'realtime broker error'),
+        })
+      : new MemoryBroker());
   const realtime = new RealtimeService(database.db, bus, services, broker, metrics.realtime, logger, options.gateway);
   await realtime.start();
   realtime.gateway.attach(http.server);

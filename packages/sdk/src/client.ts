@@ -21,7 +21,7 @@ export interface ParleyClientOptions {
   wsUrl?: string;
   /** A fetch implementation (defaults to the global one). */
   fetch?: typeof fetch;
-  /** A WebSocket constructor where there is no global one (Node 20: `import WebSocket from 'ws'`). */
+  /** A WebSocket constructor where there is no global one (Node 20: the WebSocket class of the `ws` package). */
   WebSocket?: unknown;
   /** Where the cache and the outbox live (default: memory). */
   store?: PersistentStore;
@@ -324,6 +324,7 @@ class Session implements ChannelHost {
     const cache = await persistent.load(this.userId);
     this.store.dispatch({ type: 'local/hydrate', cache });
     this.outbox.load(cache.outbox);
+    for (const item of cache.outbox) this.lastNow = Math.max(this.lastNow, Date.parse(item.created_at));
     // What came from the cache is already stored: only later changes are written.
     this.persister.update(this.store.getState());
     await this.persister.flush();
@@ -341,15 +342,9 @@ class Session implements ChannelHost {
         else if (change.state === 'disconnected')
           done(new Error(`realtime connection refused: ${change.code} ${change.reason}`));
       });
-      const offError = () => this.connection.centrifuge.off('error', onError);
-      const onError = (ctx: { type: string }) => {
-        if (ctx.type === 'transport') done();
-      };
-      this.connection.centrifuge.on('error', onError);
       const timer = setTimeout(() => done(), 10_000);
       const done = (error?: Error) => {
         offState();
-        offError();
         clearTimeout(timer);
         error ? reject(error) : resolve();
       };
@@ -370,8 +365,12 @@ class Session implements ChannelHost {
     await this.persister.flush();
   }
 
+  private lastNow = 0;
+
+  /** Client time, strictly increasing: queued messages keep the order they were written in. */
   now(): string {
-    return new Date().toISOString();
+    this.lastNow = Math.max(Date.now(), this.lastNow + 1);
+    return new Date(this.lastNow).toISOString();
   }
 
   channel(type: string, id: string): ChannelHandle {

@@ -377,12 +377,11 @@ export class Gateway {
     }
     if (method === 'send') return; // async messages: nothing to do, and no reply
     if (!id) throw GatewayError.close(DisconnectCode.BAD_REQUEST);
-    if (method === 'connect') {
-      if (session.phase !== 'connecting') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
-      return this.reply(session, id, 'connect', await this.connect(session, command.connect!));
-    }
-    if (session.phase !== 'connected') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    if (method !== 'connect' && session.phase !== 'connected') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    if (method === 'connect' && session.phase !== 'connecting') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
     try {
+      // A connect with an expired token gets error 109 as a reply (the client refreshes its token).
+      if (method === 'connect') return this.reply(session, id, 'connect', await this.connect(session, command.connect!));
       const result = await this.dispatch(session, id, method, command);
       if (result !== REPLIED) this.reply(session, id, method, result);
     } catch (error) {
@@ -750,6 +749,7 @@ export class Gateway {
     if (session.ws.bufferedAmount > this.options.maxBufferedBytes) {
       this.metrics.slowDisconnects.inc();
       this.metrics.dropped.inc(session.out.length);
+      session.out = []; // dropped: closeSession must not try to flush them again
       this.closeSession(session, DisconnectCode.SLOW);
       return;
     }

@@ -4,7 +4,7 @@ import { type Config, loadConfig } from '../platform/config.js';
 import { type DatabaseHandle, openDatabase } from '../platform/db.js';
 import { createLogger } from '../platform/logger.js';
 import { migrateToLatest } from '../platform/migrate.js';
-import { buildServer, type Parley } from '../server.js';
+import { type BuildOptions, buildServer, type Parley } from '../server.js';
 
 /**
  * A real server on a real database for domain tests: in-memory PGlite by default, or a fresh
@@ -99,7 +99,10 @@ async function createPostgresDatabase(baseUrl: string): Promise<{ url: string; d
   };
 }
 
-export async function createTestServer(overrides: Partial<Record<string, string>> = {}): Promise<TestServer> {
+export async function createTestServer(
+  overrides: Partial<Record<string, string>> = {},
+  buildOptions: BuildOptions = {},
+): Promise<TestServer> {
   const baseUrl = process.env.DATABASE_URL;
   const pgDb = baseUrl ? await createPostgresDatabase(baseUrl) : undefined;
   const config = loadConfig({
@@ -114,7 +117,7 @@ export async function createTestServer(overrides: Partial<Record<string, string>
   } as NodeJS.ProcessEnv);
   const database = await openDatabase(config, { inMemory: true });
   await migrateToLatest(database.db);
-  const parley = await buildServer(config, database, createLogger(config));
+  const parley = await buildServer(config, database, createLogger(config), buildOptions);
   const admin = apiClient(parley, { 'x-admin-token': ADMIN_TOKEN });
   let counter = 0;
 

@@ -49,6 +49,7 @@ export interface ConnectionOptions {
 export class Connection {
   readonly centrifuge: Centrifuge;
   private everConnected = false;
+  private failed = false;
   private state: ConnectionState = 'disconnected';
   /** Topics still to come back (and catch up) before a reconnect counts as `connected`. */
   private catchingUp = new Set<string>();
@@ -69,7 +70,14 @@ export class Connection {
       maxReconnectDelay: options.maxReconnectDelay ?? 20_000,
     });
     const c = this.centrifuge;
-    c.on('connecting', () => this.setState(this.everConnected ? 'offline' : 'connecting'));
+    c.on('connecting', () => this.setState(this.everConnected || this.failed ? 'offline' : 'connecting'));
+    // A first attempt that fails means offline too (not "still connecting").
+    c.on('error', (ctx) => {
+      if ((ctx.type === 'transport' || ctx.type === 'connect') && this.state === 'connecting') {
+        this.failed = true;
+        this.setState('offline');
+      }
+    });
     c.on('connected', () => {
       const reconnect = this.everConnected;
       this.everConnected = true;

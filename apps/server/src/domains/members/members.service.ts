@@ -99,9 +99,15 @@ export class MembersService {
   ): Promise<Member> {
     const userId = actingUserId(ctx, requestedUserId);
     return inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
-      const access = await this.channels.access(tx, ctx, cid, 'read', userId);
-      const m = access.membership;
-      if (!m?.invited || m.invite_accepted_at || m.invite_rejected_at) throw new AppError('NOT_INVITED');
+      // Without a pending invite (never invited, already answered, or not a member at all) the
+      // answer is NOT_INVITED, also for a user who turned the invite down and can no longer read.
+      const m = await membersRepository.find(tx, ctx.app.id, cid, userId);
+      if (!m?.invited || m.invite_accepted_at || m.invite_rejected_at) {
+        if (!(await channelsRepository.find(tx, ctx.app.id, cid)))
+          throw new AppError('CHANNEL_NOT_FOUND', `channel ${cid} does not exist`, { field: 'cid' });
+        throw new AppError('NOT_INVITED');
+      }
+      await this.channels.access(tx, ctx, cid, 'read', userId);
       const now = new Date();
       const row = await membersRepository.update(
         tx,

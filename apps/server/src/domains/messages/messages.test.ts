@@ -1,13 +1,62 @@
+import type { ParleyEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestServer, type TestApp, type TestServer } from '../../test-support/harness.js';
+import {
+  type ApiClient,
+  type ApiResponse,
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../test-support/harness.js';
 
 let server: TestServer;
 let app: TestApp;
+let alice: ApiClient;
+let bob: ApiClient;
+let carol: ApiClient;
+let eve: ApiClient;
+let adm: ApiClient;
+const seen: ParleyEvent[] = [];
+
+interface Msg {
+  id: string;
+  seq: number;
+  text: string;
+  type: string;
+  user_id: string;
+  parent_id: string | null;
+  edited_at: string | null;
+  deleted_at: string | null;
+}
+
+/** Creates `type:id` owned by alice with bob and carol (a channel moderator) as members. */
+async function channel(id: string, extra: Record<string, unknown> = {}, type = 'messaging') {
+  const res = await alice.post('/channels', { type, id, members: ['bob', 'carol'], ...extra });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  expect((await alice.patch(`/channels/${type}/${id}/members/carol`, { role: 'moderator' })).status).toBe(200);
+  return `/channels/${type}/${id}`;
+}
+
+async function send(client: ApiClient, path: string, text: string, extra: Record<string, unknown> = {}) {
+  const res = await client.post(`${path}/messages`, { text, ...extra });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.message as Msg;
+}
+
+const texts = (res: ApiResponse) => {
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  return (res.body.messages as Msg[]).map((m) => m.text);
+};
 
 beforeAll(async () => {
   server = await createTestServer();
   app = await server.createApp();
-  await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }, { id: 'eve' }] });
+  server.parley.bus.subscribe((e) => {
+    if (e.app_id === app.id) seen.push(e);
+  });
+  await app.server.post('/users', {
+    users: [{ id: 'alice' }, { id: 'bob' }, { id: 'carol' }, { id: 'eve' }, { id: 'adm', role: 'admin' }],
+  });
+  [alice, bob, carol, eve, adm] = await Promise.all(['alice', 'bob', 'carol', 'eve', 'adm'].map((u) => app.as(u)));
   const res = await app.server.post('/channels', {
     type: 'messaging',
     id: 'general',
@@ -61,5 +110,348 @@ describe('sending messages', () => {
     const res = await eve.post('/channels/messaging/general/messages', { text: 'hi' });
     expect(res.status).toBe(403);
     expect(res.body.code).toBe('FORBIDDEN');
+  });
+});
+
+describe('send rules', () => {
+  it('refuses text over the channel type max_message_length with 400 MESSAGE_TOO_LONG', async () => {
+    const type = await app.server.post('/channel-types', { name: 'short', config: { max_message_length: 10 } });
+    expect(type.status).toBe(201);
+    const path = await channel('short-1', {}, 'short');
+    const res = await bob.post(`${path}/messages`, { text: 'x'.repeat(11) });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'MESSAGE_TOO_LONG', details: { field: 'text' } });
+    await send(bob, path, 'x'.repeat(10));
+    // Characters, not UTF-16 code units: ten emoji fit in ten.
+    await send(bob, path, '😀'.repeat(10));
+    const msg = await send(bob, path, 'short');
+    const edit = await bob.patch(`/messages/${msg.id}`, { text: 'y'.repeat(11) });
+    expect(edit.status).toBe(400);
+    expect(edit.body).toMatchObject({ code: 'MESSAGE_TOO_LONG', details: { field: 'text' } });
+  });
+
+  it('refuses an empty message with MESSAGE_EMPTY; attachments alone are fine', async () => {
+    const path = await channel('empty');
+    for (const body of [{}, { text: '' }, { text: '  \n ' }]) {
+      const res = await bob.post(`${path}/messages`, body);
+      expect(res.status).toBe(400);
+      expect(res.body).toMatchObject({ code: 'MESSAGE_EMPTY', details: { field: 'text' } });
+    }
+    const withImage = await bob.post(`${path}/messages`, {
+      attachments: [{ type: 'image', url: 'https://img.example.com/cat.png' }],
+    });
+    expect(withImage.status).toBe(201);
+    const blank = await bob.patch(`/messages/${withImage.body.message.id}`, { attachments: [] });
+    expect(blank.status).toBe(400);
+    expect(blank.body.code).toBe('MESSAGE_EMPTY');
+  });
+
+  it('refuses sends to a frozen channel with 403 CHANNEL_FROZEN, except from the server and admins', async () => {
+    const path = await channel('frozen', { frozen: true });
+    for (const client of [bob, carol, alice]) {
+      const res = await client.post(`${path}/messages`, { text: 'brr' });
+      expect(res.status).toBe(403);
+      expect(res.body.code).toBe('CHANNEL_FROZEN');
+    }
+    expect((await app.server.post(`${path}/messages`, { text: 'notice', user_id: 'bob' })).status).toBe(201);
+    expect((await adm.post(`${path}/messages`, { text: 'admin notice' })).status).toBe(201);
+  });
+
+  it('slow mode answers 429 SLOW_MODE with Retry-After; owners and moderators are exempt', async () => {
+    const path = await channel('slow', { slow_mode_seconds: 3600 });
+    const first = await send(bob, path, 'first', { client_msg_id: 'slow-1' });
+    const res = await bob.post(`${path}/messages`, { text: 'second' });
+    expect(res.status).toBe(429);
+    expect(res.body.code).toBe('SLOW_MODE');
+    const retry = Number(res.headers['retry-after']);
+    expect(retry).toBeGreaterThan(3500);
+    expect(retry).toBeLessThanOrEqual(3600);
+    expect(res.body.details.retry_after_seconds).toBe(retry);
+    // Retrying the send that counted (same client_msg_id) is not a new message: no 429.
+    const retried = await bob.post(`${path}/messages`, { text: 'first', client_msg_id: 'slow-1' });
+    expect(retried.status).toBe(200);
+    expect(retried.body.message.id).toBe(first.id);
+    for (const client of [alice, carol, adm]) {
+      await send(client, path, 'one');
+      await send(client, path, 'two');
+    }
+    await send(app.server, path, 'one', { user_id: 'bob' });
+  });
+
+  it('slow mode also comes from the channel type', async () => {
+    await app.server.post('/channel-types', { name: 'slowtype', config: { slow_mode_seconds: 60 } });
+    const path = await channel('slow-type', {}, 'slowtype');
+    await send(bob, path, 'first');
+    expect((await bob.post(`${path}/messages`, { text: 'again' })).status).toBe(429);
+    // The channel can switch it off for itself.
+    expect((await alice.patch(path, { set: { slow_mode_seconds: 0 } })).status).toBe(200);
+    await send(bob, path, 'again');
+  });
+});
+
+describe('threads and quotes', () => {
+  let path: string;
+  let parent: Msg;
+  beforeAll(async () => {
+    path = await channel('threads');
+    parent = await send(alice, path, 'parent');
+  });
+
+  it('lists thread replies in the channel only with show_in_channel', async () => {
+    const hidden = await send(bob, path, 'in thread only', { parent_id: parent.id });
+    expect(hidden).toMatchObject({ type: 'reply', parent_id: parent.id });
+    await send(bob, path, 'also in channel', { parent_id: parent.id, show_in_channel: true });
+    const quote = await send(carol, path, 'quoting', { reply_to_id: hidden.id });
+    expect(texts(await bob.get(`${path}/messages`))).toEqual(['parent', 'also in channel', 'quoting']);
+    expect((await bob.get(`/messages/${hidden.id}`)).body.message.text).toBe('in thread only');
+    expect((await bob.get(`/messages/${quote.id}`)).body.message.reply_to_id).toBe(hidden.id);
+  });
+
+  it('answers 404 MESSAGE_NOT_FOUND for an unknown or foreign parent_id / reply_to_id', async () => {
+    const elsewhere = await send(alice, '/channels/messaging/general', 'other channel');
+    const unknown = '01900000-0000-7000-8000-000000000000';
+    for (const field of ['parent_id', 'reply_to_id']) {
+      for (const id of [unknown, elsewhere.id]) {
+        const res = await bob.post(`${path}/messages`, { text: 'reply', [field]: id });
+        expect(res.status, `${field} ${id}`).toBe(404);
+        expect(res.body).toMatchObject({ code: 'MESSAGE_NOT_FOUND', details: { field } });
+      }
+    }
+    const notUuid = await bob.post(`${path}/messages`, { text: 'reply', parent_id: 'abc' });
+    expect(notUuid.status).toBe(400);
+    expect(notUuid.body.details.field).toBe('body.parent_id');
+  });
+
+  it('does not nest threads', async () => {
+    const reply = await send(bob, path, 'first level', { parent_id: parent.id });
+    const res = await bob.post(`${path}/messages`, { text: 'second level', parent_id: reply.id });
+    expect(res.status).toBe(400);
+    expect(res.body.details.field).toBe('parent_id');
+  });
+});
+
+describe('pagination', () => {
+  let path: string;
+  let all: Msg[];
+  const N = 250;
+
+  beforeAll(async () => {
+    path = await channel('pages');
+    // Sent in concurrent batches (the channel row lock orders them); seq gives the order.
+    all = [];
+    for (let i = 0; i < N; i += 50) {
+      const batch = Array.from({ length: Math.min(50, N - i) }, (_, j) => send(bob, path, `m${i + j}`));
+      all.push(...(await Promise.all(batch)));
+    }
+    all.sort((a, b) => a.seq - b.seq);
+    expect(all.map((m) => m.seq)).toEqual(Array.from({ length: N }, (_, i) => all[0]!.seq + i));
+  });
+
+  const list = async (query: string) => {
+    const res = await bob.get(`${path}/messages?${query}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.messages as Msg[];
+  };
+  const range = (from: number, to: number) => all.slice(from, to).map((m) => m.text);
+
+  it('returns the latest page in ascending order', async () => {
+    expect((await list('')).map((m) => m.text)).toEqual(range(N - 50, N));
+    expect((await list('limit=7')).map((m) => m.text)).toEqual(range(N - 7, N));
+  });
+
+  it('pages with id_lt, id_gt and id_around', async () => {
+    expect((await list(`id_lt=${all[100]!.id}&limit=5`)).map((m) => m.text)).toEqual(range(95, 100));
+    expect((await list(`id_gt=${all[100]!.id}&limit=5`)).map((m) => m.text)).toEqual(range(101, 106));
+    expect((await list(`id_around=${all[100]!.id}&limit=11`)).map((m) => m.text)).toEqual(range(95, 106));
+    expect((await list(`id_around=${all[0]!.id}&limit=6`)).map((m) => m.text)).toEqual(range(0, 3));
+    expect((await list(`id_lt=${all[0]!.id}`)).map((m) => m.text)).toEqual([]);
+    expect((await list(`id_gt=${all[N - 1]!.id}`)).map((m) => m.text)).toEqual([]);
+  });
+
+  it('walks every message backwards and forwards exactly once, in order', async () => {
+    const backwards: Msg[] = [];
+    let page = await list('limit=37');
+    while (page.length > 0) {
+      backwards.unshift(...page);
+      page = await list(`id_lt=${page[0]!.id}&limit=37`);
+    }
+    expect(backwards.map((m) => m.id)).toEqual(all.map((m) => m.id));
+
+    const forwards: Msg[] = [all[0]!];
+    page = await list(`id_gt=${all[0]!.id}&limit=41`);
+    while (page.length > 0) {
+      forwards.push(...page);
+      page = await list(`id_gt=${page.at(-1)!.id}&limit=41`);
+    }
+    expect(forwards.map((m) => m.id)).toEqual(all.map((m) => m.id));
+    const seqs = forwards.map((m) => m.seq);
+    expect(seqs.every((s, i) => i === 0 || s === seqs[i - 1]! + 1)).toBe(true);
+  });
+
+  it('takes at most 300 per page', async () => {
+    expect(await list('limit=300')).toHaveLength(N);
+    const res = await bob.get(`${path}/messages?limit=301`);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'querystring.limit' } });
+    expect((await bob.get(`${path}/messages?limit=0`)).status).toBe(400);
+    expect((await bob.get(`${path}/messages?offset=10`)).status).toBe(400);
+  });
+
+  it('refuses two cursors at once, and cursors from another channel or unknown', async () => {
+    const two = await bob.get(`${path}/messages?id_lt=${all[5]!.id}&id_gt=${all[1]!.id}`);
+    expect(two.status).toBe(400);
+    expect(two.body.code).toBe('VALIDATION_FAILED');
+    const elsewhere = await send(alice, '/channels/messaging/general', 'not here');
+    for (const cursor of ['id_lt', 'id_gt', 'id_around']) {
+      const res = await bob.get(`${path}/messages?${cursor}=${elsewhere.id}`);
+      expect(res.status, cursor).toBe(404);
+      expect(res.body).toMatchObject({ code: 'MESSAGE_NOT_FOUND', details: { field: `query.${cursor}` } });
+    }
+    const unknown = await bob.get(`${path}/messages?id_lt=01900000-0000-7000-8000-000000000000`);
+    expect(unknown.status).toBe(404);
+    expect((await bob.get(`${path}/messages?id_lt=nope`)).status).toBe(400);
+  });
+});
+
+describe('get, edit and delete', () => {
+  let path: string;
+  const eventsOf = (type: ParleyEvent['type'], id: string) =>
+    seen.filter((e) => e.type === type && 'message' in e && e.message.id === id);
+
+  beforeAll(async () => {
+    path = await channel('edits');
+  });
+
+  it('gets a message by id for those who can read the channel', async () => {
+    const msg = await send(bob, path, 'hello');
+    const res = await alice.get(`/messages/${msg.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.message).toMatchObject({ id: msg.id, text: 'hello', user_id: 'bob', seq: msg.seq });
+    expect((await eve.get(`/messages/${msg.id}`)).status).toBe(403);
+    const missing = await alice.get('/messages/01900000-0000-7000-8000-000000000000');
+    expect(missing.status).toBe(404);
+    expect(missing.body.code).toBe('MESSAGE_NOT_FOUND');
+    expect((await alice.get('/messages/not-a-uuid')).status).toBe(400);
+  });
+
+  it('edits own messages (edited_at, message.updated) but not others’ unless server or admin', async () => {
+    const msg = await send(bob, path, 'draft', { custom: { mood: 'ok' } });
+    expect(msg.edited_at).toBeNull();
+    const res = await bob.patch(`/messages/${msg.id}`, { text: 'final' });
+    expect(res.status).toBe(200);
+    expect(res.body.message).toMatchObject({ id: msg.id, seq: msg.seq, text: 'final', custom: { mood: 'ok' } });
+    expect(res.body.message.edited_at).not.toBeNull();
+    expect(eventsOf('message.updated', msg.id)).toMatchObject([{ message: { text: 'final' } }]);
+
+    for (const client of [alice, carol]) {
+      const refused = await client.patch(`/messages/${msg.id}`, { text: 'hijacked' });
+      expect(refused.status).toBe(403);
+      expect(refused.body.code).toBe('FORBIDDEN');
+    }
+    expect((await adm.patch(`/messages/${msg.id}`, { text: 'by admin' })).status).toBe(200);
+    const byServer = await app.server.patch(`/messages/${msg.id}`, { text: 'by server' });
+    expect(byServer.status).toBe(200);
+    expect((await bob.get(`/messages/${msg.id}`)).body.message.text).toBe('by server');
+    expect(eventsOf('message.updated', msg.id)).toHaveLength(3);
+  });
+
+  it('soft delete leaves a tombstone with the same id and seq', async () => {
+    const msg = await send(bob, path, 'regret', {
+      custom: { a: 1 },
+      attachments: [{ type: 'link', url: 'https://example.com' }],
+    });
+    const res = await bob.delete(`/messages/${msg.id}`);
+    expect(res.status).toBe(200);
+    expect(res.body.message).toMatchObject({
+      id: msg.id,
+      seq: msg.seq,
+      type: 'deleted',
+      text: '',
+      custom: {},
+      attachments: [],
+    });
+    expect(res.body.message.deleted_at).not.toBeNull();
+    const listed = (await bob.get(`${path}/messages`)).body.messages as Msg[];
+    expect(listed.find((m) => m.id === msg.id)).toMatchObject({ type: 'deleted', text: '' });
+    expect(eventsOf('message.deleted', msg.id)).toMatchObject([{ hard: false }]);
+
+    const edit = await bob.patch(`/messages/${msg.id}`, { text: 'undo' });
+    expect(edit.status).toBe(400);
+    expect(edit.body.code).toBe('MESSAGE_DELETED');
+  });
+
+  it('moderators soft delete others’ messages; plain members may not', async () => {
+    const msg = await send(alice, path, 'spam?');
+    expect((await bob.delete(`/messages/${msg.id}`)).status).toBe(403);
+    expect((await carol.delete(`/messages/${msg.id}`)).body.message.type).toBe('deleted');
+  });
+
+  it('hard delete is for the server and admins only', async () => {
+    const msg = await send(bob, path, 'gone for good');
+    const own = await bob.delete(`/messages/${msg.id}?hard=true`);
+    expect(own.status).toBe(403);
+    expect((await alice.delete(`/messages/${msg.id}?hard=true`)).status).toBe(403);
+    const res = await adm.delete(`/messages/${msg.id}?hard=true`);
+    expect(res.status).toBe(200);
+    expect((await bob.get(`/messages/${msg.id}`)).status).toBe(404);
+    expect(eventsOf('message.deleted', msg.id)).toMatchObject([{ hard: true }]);
+
+    const other = await send(bob, path, 'also gone');
+    expect((await app.server.delete(`/messages/${other.id}?hard=true`)).status).toBe(200);
+    const row = await server.database.db
+      .selectFrom('messages')
+      .select('id')
+      .where('id', '=', other.id)
+      .executeTakeFirst();
+    expect(row).toBeUndefined();
+    expect((await app.server.delete(`/messages/${other.id}`)).status).toBe(404);
+  });
+});
+
+describe('payload validation', () => {
+  let path: string;
+  beforeAll(async () => {
+    path = await channel('payloads');
+  });
+
+  it('refuses custom data over the app limit', async () => {
+    const res = await bob.post(`${path}/messages`, { text: 'big', custom: { blob: 'x'.repeat(6000) } });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'CUSTOM_DATA_TOO_LARGE', details: { field: 'custom' } });
+    const msg = await send(bob, path, 'small', { custom: { n: 1 } });
+    const edit = await bob.patch(`/messages/${msg.id}`, { custom: { blob: 'x'.repeat(6000) } });
+    expect(edit.status).toBe(400);
+    expect(edit.body.code).toBe('CUSTOM_DATA_TOO_LARGE');
+  });
+
+  it('refuses attachments with an invalid shape, naming the field', async () => {
+    const cases: [unknown, string][] = [
+      [[{ type: 'image', url: 'not a url' }], 'body.attachments.0.url'],
+      [[{ type: 'image', url: 'https://ok.example.com/a.png' }, { type: 'hologram' }], 'body.attachments.1.type'],
+      [[{ type: 'file', file_size: -1 }], 'body.attachments.0.file_size'],
+      [['just a string'], 'body.attachments.0'],
+      [{ type: 'image' }, 'body.attachments'],
+    ];
+    for (const [attachments, field] of cases) {
+      const res = await bob.post(`${path}/messages`, { text: 'look', attachments });
+      expect(res.status, field).toBe(400);
+      expect(res.body.code, field).toBe('VALIDATION_FAILED');
+      expect(res.body.details.field, JSON.stringify(res.body)).toBe(field);
+    }
+    const unknownKey = await bob.post(`${path}/messages`, {
+      text: 'look',
+      attachments: [{ type: 'image', colour: 'red' }],
+    });
+    expect(unknownKey.status).toBe(400);
+    expect(unknownKey.body.details.field).toMatch(/^body\.attachments\.0/);
+    const tooMany = await bob.post(`${path}/messages`, {
+      text: 'look',
+      attachments: Array.from({ length: 31 }, () => ({ type: 'file' })),
+    });
+    expect(tooMany.status).toBe(400);
+    const ok = await send(bob, path, 'look', {
+      attachments: [{ type: 'image', url: 'https://ok.example.com/a.png', width: 10, height: 20 }],
+    });
+    expect(ok).toMatchObject({ attachments: [{ type: 'image', width: 10, height: 20 }] });
   });
 });
