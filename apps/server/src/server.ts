@@ -33,16 +33,16 @@ import type { DatabaseHandle } from './platform/db.js';
 import { AppError } from './platform/errors.js';
 import { EventBus } from './platform/events.js';
 import { installErrorHandling } from './platform/http.js';
-import type { Broker } from './realtime/broker.js';
-import { MemoryBroker } from './realtime/broker.memory.js';
-import { RedisBroker } from './realtime/broker.redis.js';
-import type { GatewayOptions } from './realtime/gateway.js';
-import { RealtimeService } from './realtime/realtime.service.js';
 import { constantTimeEqual, sha256 } from './platform/ids.js';
 import { appLimits } from './platform/limits.js';
 import type { Logger } from './platform/logger.js';
 import { createMetrics, type Metrics } from './platform/metrics.js';
 import type { RouteAuth } from './platform/route-config.js';
+import type { Broker } from './realtime/broker.js';
+import { MemoryBroker } from './realtime/broker.memory.js';
+import { RedisBroker } from './realtime/broker.redis.js';
+import type { GatewayOptions } from './realtime/gateway.js';
+import { RealtimeService } from './realtime/realtime.service.js';
 import './platform/route-config.js';
 
 export interface Services {
@@ -232,7 +232,15 @@ export async function buildServer(
           onError: (err) => logger.warn({ err }, 'realtime broker error'),
         })
       : new MemoryBroker());
-  const realtime = new RealtimeService(database.db, bus, services, broker, metrics.realtime, logger, options.gateway);
+  const realtime = new RealtimeService(
+    database.db,
+    bus,
+    services,
+    broker,
+    metrics.realtime,
+    logger,
+    options.gateway,
+  );
   await realtime.start();
   realtime.gateway.attach(http.server);
 

@@ -159,5 +159,12 @@ export class ChannelHandle {
 
 /** The answer to a delete, in the shape of the event the server publishes for it. */
 function deletedEvent(message: Message, hard: boolean) {
-  return { id: `local-${message.id}`, app_id: '', created_at: message.updated_at, cid: message.cid, message, hard };
+  return {
+    id: `local-${message.id}`,
+    app_id: '',
+    created_at: message.updated_at,
+    cid: message.cid,
+    message,
+    hard,
+  };
 }

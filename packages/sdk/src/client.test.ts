@@ -1,12 +1,19 @@
-import { createTestServer, type TestApp, type TestServer } from '../../../apps/server/src/test-support/harness.js';
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import {
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../../apps/server/src/test-support/harness.js';
 import { ParleyClient, type ParleyClientOptions } from './client.js';
 import { ParleyApiError } from './errors.js';
 import { RestClient } from './rest.js';
-import { selectMessages } from './state/selectors.js';
+import { selectMessages, selectTyping } from './state/selectors.js';
 import type { ParleyState } from './state/types.js';
+import { DexieStore } from './stores/dexie.js';
 import { MemoryStore } from './stores/memory.js';
+import type { SyncSource } from './sync.js';
 import { eventually, TcpProxy } from './test-support/proxy.js';
 import { TokenManager } from './token.js';
 
@@ -111,7 +118,10 @@ describe('ParleyClient against a real server', () => {
     await alice.patch(`/messages/${sent[1].id}`, { text: 'two (edited)' });
     await alice.delete(`/messages/${sent[0].id}`);
     await app.server.post('/channels/messaging/live/members', { user_ids: ['dave'], user_id: 'alice' });
-    await app.server.post('/channels/messaging/live/members/remove', { user_ids: ['carol'], user_id: 'alice' });
+    await app.server.post('/channels/messaging/live/members/remove', {
+      user_ids: ['carol'],
+      user_id: 'alice',
+    });
     await app.server.put('/channels/messaging/live', { name: 'Live', user_id: 'alice' });
     const last = (await alice.post('/channels/messaging/live/messages', { text: 'four' })).body.message;
     await eventually(() => expect(live.messages.at(-1)?.id).toBe(last.id));
@@ -157,7 +167,10 @@ describe('ParleyClient against a real server', () => {
 
     // A send whose answer was lost: the server has it, the client will send it again.
     const lostId = 'b0b0b0b0-0000-4000-8000-000000000001';
-    await (await app.as('alice')).post('/channels/messaging/outbox/messages', { text: 'lost answer', client_msg_id: lostId });
+    await (await app.as('alice')).post('/channels/messaging/outbox/messages', {
+      text: 'lost answer',
+      client_msg_id: lostId,
+    });
 
     await net.stop();
     await eventually(() => expect(first.connectionState).toBe('offline'));
@@ -190,7 +203,12 @@ describe('ParleyClient against a real server', () => {
     await eventually(() => expect(second.outbox).toEqual([]));
     await eventually(() => expect(again.messages.every((m) => m.status === 'sent')).toBe(true));
     const stored = (await app.server.get('/channels/messaging/outbox/messages?user_id=alice')).body.messages;
-    expect(stored.map((m: { text: string }) => m.text)).toEqual(['online', 'lost answer', 'offline 1', 'offline 2']);
+    expect(stored.map((m: { text: string }) => m.text)).toEqual([
+      'online',
+      'lost answer',
+      'offline 1',
+      'offline 2',
+    ]);
     expect(again.messages.map((m) => m.id)).toEqual(stored.map((m: { id: string }) => m.id));
     await eventually(() => expect(second.connectionState).toBe('connected'));
   });
@@ -221,7 +239,8 @@ describe('ParleyClient against a real server', () => {
     const states: string[] = [];
     bob.on('connection.changed', (c) => states.push(c.state));
     const alice = await app.as('alice');
-    const listCalls = () => counter.calls.filter((c) => c === 'GET /channels/messaging/recover/messages').length;
+    const listCalls = () =>
+      counter.calls.filter((c) => c === 'GET /channels/messaging/recover/messages').length;
     expect(listCalls()).toBe(1);
 
     await net.stop();
@@ -238,11 +257,14 @@ describe('ParleyClient against a real server', () => {
     await eventually(() => expect(bob.connectionState).toBe('offline'));
     await alice.post('/channels/messaging/recover/messages', { text: 'lost 3' });
     // The history is gone (expired, Redis restarted): the gateway cannot recover this channel.
-    const broker = (server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } })
-      .broker;
+    const broker = (
+      server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+    ).broker;
     await broker.removeHistory(`${app.id}/chat:channel:messaging:recover`);
     await net.start();
-    await eventually(() => expect(ch.messages.map((m) => m.text)).toEqual(['missed 1', 'missed 2', 'lost 3']));
+    await eventually(() =>
+      expect(ch.messages.map((m) => m.text)).toEqual(['missed 1', 'missed 2', 'lost 3']),
+    );
     await eventually(() => expect(bob.connectionState).toBe('connected'));
     expect(listCalls()).toBe(2); // refetched
   });
@@ -297,5 +319,72 @@ describe('ParleyClient against a real server', () => {
     void qa.sendMessage({ text: 'a now' });
     expect(carol.store.getState().queries[key]!.cids[0]).toBe('messaging:q-a');
     await eventually(() => expect(qa.messages.at(-1)?.status).toBe('sent'));
+  });
+  it('shows the IndexedDB cache after a restart while offline (Dexie on fake-indexeddb)', async () => {
+    await channel('dexie');
+    const net = await proxy();
+    const indexedDB = new IDBFactory();
+    const open = () => new DexieStore({ name: 'parley-client-test', indexedDB, IDBKeyRange });
+    const first = await connected('alice', { baseUrl: net.url, store: open() });
+    const ch = first.channel('messaging', 'dexie');
+    await ch.watch();
+    await ch.sendMessage({ text: 'cached in IndexedDB' });
+    await first.disconnectUser();
+    await net.stop();
+
+    const second = client({ baseUrl: net.url, store: open() });
+    await second.connectUser({ id: 'alice' }, () => app.token('alice'));
+    expect(second.connectionState).toBe('offline');
+    const again = second.channel('messaging', 'dexie');
+    expect(again.state?.channel.cid).toBe('messaging:dexie');
+    expect(again.messages.map((m) => [m.text, m.status])).toEqual([['cached in IndexedDB', 'sent']]);
+    void again.sendMessage({ text: 'written offline' });
+    await net.start();
+    await again.watch();
+    await eventually(() => expect(again.messages.map((m) => m.status)).toEqual(['sent', 'sent']));
+  });
+
+  it('asks the sync source before refetching a channel whose history was lost', async () => {
+    await channel('sync');
+    const net = await proxy();
+    const requests: { since: string; cids: string[] }[] = [];
+    const sync: SyncSource = {
+      async sync(request) {
+        requests.push(request);
+        return { resync_required: true };
+      },
+    };
+    const bob = await connected('bob', { baseUrl: net.url, sync });
+    const ch = bob.channel('messaging', 'sync');
+    await ch.watch();
+    const alice = await app.as('alice');
+    const first = (await alice.post('/channels/messaging/sync/messages', { text: 'seen live' })).body.message;
+    await eventually(() => expect(ch.messages.map((m) => m.id)).toEqual([first.id]));
+    await net.stop();
+    await eventually(() => expect(bob.connectionState).toBe('offline'));
+    await alice.post('/channels/messaging/sync/messages', { text: 'missed' });
+    const broker = (
+      server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+    ).broker;
+    await broker.removeHistory(`${app.id}/chat:channel:messaging:sync`);
+    await net.start();
+    await eventually(() => expect(ch.messages.map((m) => m.text)).toEqual(['seen live', 'missed']));
+    expect(requests.map((r) => r.cids)).toEqual([['messaging:sync']]);
+    expect(requests[0]!.since >= first.created_at).toBe(true); // the last event the client applied
+  });
+  it('shows who is typing, and clears it when they send', async () => {
+    await channel('typing');
+    const alice = await connected('alice');
+    const bob = await connected('bob');
+    const a = alice.channel('messaging', 'typing');
+    await Promise.all([a.watch(), bob.channel('messaging', 'typing').watch()]);
+    a.typing();
+    a.typing(); // throttled: one rpc
+    await eventually(() =>
+      expect(selectTyping(bob.store.getState(), 'messaging:typing').map((t) => t.user_id)).toEqual(['alice']),
+    );
+    expect(selectTyping(alice.store.getState(), 'messaging:typing')).toEqual([]);
+    await a.sendMessage({ text: 'done typing' });
+    await eventually(() => expect(selectTyping(bob.store.getState(), 'messaging:typing')).toEqual([]));
   });
 });

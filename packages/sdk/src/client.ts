@@ -4,7 +4,7 @@ import { ChannelHandle, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
 import { isRetryable, ParleyApiError } from './errors.js';
 import { Outbox } from './outbox.js';
-import { type ConnectionState, Connection, channelTopic, userTopic } from './realtime/connection.js';
+import { Connection, type ConnectionState, channelTopic, userTopic } from './realtime/connection.js';
 import { RestClient } from './rest.js';
 import { Store } from './state/store.js';
 import type { ServerEvent, ServerEventName, ServerEventOf } from './state/types.js';
@@ -12,7 +12,7 @@ import { MemoryStore } from './stores/memory.js';
 import { Persister } from './stores/persister.js';
 import type { OutboxItem, PersistentStore } from './stores/types.js';
 import { refetchOnly, type SyncSource } from './sync.js';
-import { type TokenOrProvider, TokenManager } from './token.js';
+import { TokenManager, type TokenOrProvider } from './token.js';
 
 export interface ParleyClientOptions {
   /** The server's HTTP address, e.g. `http://localhost:3000`. */
@@ -124,7 +124,8 @@ export class ParleyClient {
    * `token` is the user's JWT, or a function returning a fresh one (called again on expiry).
    */
   async connectUser(user: ConnectUser, token: TokenOrProvider): Promise<void> {
-    if (this.session) throw new Error(`already connected as ${this.session.userId}: call disconnectUser() first`);
+    if (this.session)
+      throw new Error(`already connected as ${this.session.userId}: call disconnectUser() first`);
     const session = new Session(this, user.id, new TokenManager(token));
     this.session = session;
     try {
@@ -281,7 +282,9 @@ class Session implements ChannelHost {
     const { options, persistent, emitter } = client._internals;
     this.emitter = emitter;
     this.store.dispatch({ type: 'local/reset', userId });
-    this.persister = new Persister(persistent, userId, this.store.getState(), (e) => emitter.emit('error', e));
+    this.persister = new Persister(persistent, userId, this.store.getState(), (e) =>
+      emitter.emit('error', e),
+    );
     this.outbox = new Outbox({
       store: this.store,
       userId,
@@ -298,7 +301,8 @@ class Session implements ChannelHost {
         return this.persister.flush();
       },
     });
-    const base = options.wsUrl ?? `${options.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/connection/websocket`;
+    const base =
+      options.wsUrl ?? `${options.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/connection/websocket`;
     const url = `${base}${base.includes('?') ? '&' : '?'}api_key=${encodeURIComponent(client.apiKey)}`;
     this.connection = new Connection({
       url,
@@ -505,7 +509,8 @@ class Session implements ChannelHost {
       this.held.set(cid, this.held.get(cid) ?? []);
       try {
         const { type, id } = splitCid(cid);
-        const withMessages = this.watched.get(cid)?.messages ?? this.store.getState().messages[cid] !== undefined;
+        const withMessages =
+          this.watched.get(cid)?.messages ?? this.store.getState().messages[cid] !== undefined;
         const limit = this.client._internals.options.messageLimit ?? 30;
         const [channel, page] = await Promise.all([
           this.rest.getChannel(type, id),
@@ -513,7 +518,8 @@ class Session implements ChannelHost {
         ]);
         if (this.stopped) return;
         this.store.dispatch({ type: 'rest/channels', channels: [channel.channel] });
-        if (page) this.store.dispatch({ type: 'rest/messages', cid, messages: page.messages, page: 'latest', limit });
+        if (page)
+          this.store.dispatch({ type: 'rest/messages', cid, messages: page.messages, page: 'latest', limit });
         this.needsLoad.delete(cid);
       } catch (error) {
         if (error instanceof ParleyApiError && (error.status === 403 || error.status === 404)) {

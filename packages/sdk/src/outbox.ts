@@ -132,7 +132,8 @@ export class Outbox {
             this.failures++;
             // Backoff with full jitter; a reconnect kicks the queue sooner.
             const ceiling = Math.min(30_000, 1000 * 2 ** Math.min(this.failures, 5));
-            if (!this.stopped) this.timer = setTimeout(() => this.kick(), ceiling / 2 + Math.random() * (ceiling / 2));
+            if (!this.stopped)
+              this.timer = setTimeout(() => this.kick(), ceiling / 2 + Math.random() * (ceiling / 2));
             return;
           }
           const detail =

@@ -1,10 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 // Only the package's public entry point (aliased to src/index.ts, as `@parley/sdk` resolves for users).
-import { MemoryStore, ParleyApiError, ParleyClient, reduce, selectMessages, Store } from '@parley/sdk';
+import { MemoryStore, ParleyApiError, ParleyClient, reduce, Store, selectMessages } from '@parley/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createTestServer, type TestApp, type TestServer } from '../../../apps/server/src/test-support/harness.js';
+import {
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../../apps/server/src/test-support/harness.js';
 
 let server: TestServer;
 let app: TestApp;
@@ -30,7 +34,11 @@ describe('@parley/sdk public entry point', () => {
   it('runs the quickstart of docs/guides/sdk.md', async () => {
     const client = new ParleyClient(app.apiKey, { baseUrl, WebSocket, store: new MemoryStore() });
     await client.connectUser({ id: 'alice', name: 'Alice' }, () => app.token('alice'));
-    const created = await client.rest.createChannel({ type: 'messaging', id: 'quickstart', members: ['alice', 'bob'] });
+    const created = await client.rest.createChannel({
+      type: 'messaging',
+      id: 'quickstart',
+      members: ['alice', 'bob'],
+    });
     expect(created.channel.channel.cid).toBe('messaging:quickstart');
     const channel = client.channel('messaging', 'quickstart');
     await channel.watch();
@@ -62,7 +70,9 @@ describe('@parley/sdk public entry point', () => {
     expect(sources.length).toBeGreaterThan(10);
     for (const file of sources) {
       const imports = [...readFileSync(file, 'utf8').matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
-      const foreign = imports.filter((i) => !i.startsWith('.') && !['@parley/protocol', 'centrifuge', 'dexie', 'zod'].includes(i));
+      const foreign = imports.filter(
+        (i) => !i.startsWith('.') && !['@parley/protocol', 'centrifuge', 'dexie', 'zod'].includes(i),
+      );
       expect({ file, foreign }).toEqual({ file, foreign: [] });
     }
   });

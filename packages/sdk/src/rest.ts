@@ -83,7 +83,9 @@ export class RestClient {
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
       });
     } catch (cause) {
-      throw new ParleyNetworkError(`${method} ${path} failed: ${(cause as Error)?.message ?? cause}`, { cause });
+      throw new ParleyNetworkError(`${method} ${path} failed: ${(cause as Error)?.message ?? cause}`, {
+        cause,
+      });
     }
   }
 
@@ -147,7 +149,11 @@ export class RestClient {
   }
 
   // ---- messages ----
-  listMessages(type: string, id: string, query: Omit<In<typeof ListMessagesQuery>, 'limit'> & { limit?: number } = {}) {
+  listMessages(
+    type: string,
+    id: string,
+    query: Omit<In<typeof ListMessagesQuery>, 'limit'> & { limit?: number } = {},
+  ) {
     return this.request<Out<typeof MessagesResponse>>('GET', `/channels/${seg(type)}/${seg(id)}/messages`, {
       query,
     });

@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       LOG_LEVEL: 'info',
       BODY_LIMIT_BYTES: 1024 * 1024,
       RATE_LIMITS_ENABLED: true,
+      REALTIME_REDIS_PREFIX: 'parley',
     });
   });
 

@@ -36,7 +36,12 @@ const ConfigSchema = z.object({
   BODY_LIMIT_BYTES: Int(1024, 50 * 1024 * 1024).default(1024 * 1024),
   RATE_LIMITS_ENABLED: Bool.default(true),
   /** Key prefix of the realtime broker's Redis keys (several deployments may share one Redis). */
-  REALTIME_REDIS_PREFIX: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/).default('parley'),
+  REALTIME_REDIS_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_.:-]+$/)
+    .default('parley'),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -32,7 +32,10 @@ export function createMetrics() {
     publications: counter('parley_realtime_publications_total', 'Publications sent to the broker'),
     delivered: counter('parley_realtime_delivered_total', 'Publications written to client connections'),
     dropped: counter('parley_realtime_dropped_total', 'Publications not delivered (gaps, slow clients)'),
-    slowDisconnects: counter('parley_realtime_slow_disconnects_total', 'Connections closed for being too slow'),
+    slowDisconnects: counter(
+      'parley_realtime_slow_disconnects_total',
+      'Connections closed for being too slow',
+    ),
   };
   return { registry, httpDuration, events, dbPool, realtime };
 }

@@ -94,7 +94,9 @@ describe('connect', () => {
     const client = await raw();
     const first = await client.connect(await app.token('alice', { expiresIn: 60 }));
     expect(first.connect.ttl).toBeLessThanOrEqual(60);
-    const refreshed = await client.command('refresh', { token: await app.token('alice', { expiresIn: 3600 }) });
+    const refreshed = await client.command('refresh', {
+      token: await app.token('alice', { expiresIn: 3600 }),
+    });
     expect(refreshed.error).toBeUndefined();
     expect(refreshed.refresh.client).toBe(first.connect.client);
     expect(refreshed.refresh.expires).toBe(true);
@@ -201,9 +203,9 @@ describe('commands', () => {
     const client = await connected();
     expect((await client.command('subscribe', { channel: 'news:sports' })).error.code).toBe(102);
     expect((await client.command('subscribe', { channel: 'no-namespace' })).error.code).toBe(102);
-    expect((await client.command('subscribe', { channel: 'chat:channel:messaging:missing' })).error.code).toBe(
-      102,
-    );
+    expect(
+      (await client.command('subscribe', { channel: 'chat:channel:messaging:missing' })).error.code,
+    ).toBe(102);
   });
 
   it('answers a bad channel name with 107 and keeps the connection', async () => {
@@ -217,7 +219,10 @@ describe('commands', () => {
   it('answers publish with 103: messages go through the REST API', async () => {
     const client = await connected();
     await client.command('subscribe', { channel: 'chat:channel:messaging:general' });
-    const reply = await client.command('publish', { channel: 'chat:channel:messaging:general', data: { x: 1 } });
+    const reply = await client.command('publish', {
+      channel: 'chat:channel:messaging:general',
+      data: { x: 1 },
+    });
     expect(reply.error.code).toBe(103);
   });
 
@@ -287,7 +292,11 @@ describe('commands', () => {
     expect(idsOf(firstTwo)).toEqual(ids.slice(0, 2));
     expect(firstTwo.history.publications.map((p: Frame) => p.offset)).toEqual([start + 1, start + 2]);
 
-    const after = await client.command('history', { channel, limit: 10, since: { offset: start + 3, epoch } });
+    const after = await client.command('history', {
+      channel,
+      limit: 10,
+      since: { offset: start + 3, epoch },
+    });
     expect(idsOf(after)).toEqual(ids.slice(3));
 
     const newest = await client.command('history', { channel, limit: 2, reverse: true });
@@ -301,10 +310,19 @@ describe('commands', () => {
     });
     expect(idsOf(before)).toEqual([ids[1], ids[0]]);
 
-    const otherEpoch = await client.command('history', { channel, limit: 10, since: { offset: 1, epoch: 'nope' } });
+    const otherEpoch = await client.command('history', {
+      channel,
+      limit: 10,
+      since: { offset: 1, epoch: 'nope' },
+    });
     expect(otherEpoch.error.code).toBe(112);
 
-    const badReverse = await client.command('history', { channel, limit: 1, reverse: true, since: { offset: 0 } });
+    const badReverse = await client.command('history', {
+      channel,
+      limit: 1,
+      reverse: true,
+      since: { offset: 0 },
+    });
     expect(badReverse.error.code).toBe(107);
     expect((await client.command('history', { channel, limit: 1.5 })).error.code).toBe(107);
   });
@@ -395,7 +413,9 @@ describe('liveness and limits', () => {
 
   it('closes 3013 when a connection sends too many commands', async () => {
     const client = await connected();
-    const flood = Array.from({ length: 1_000 }, (_, i) => JSON.stringify({ id: i + 10, ping: {} })).join('\n');
+    const flood = Array.from({ length: 1_000 }, (_, i) => JSON.stringify({ id: i + 10, ping: {} })).join(
+      '\n',
+    );
     client.send(flood);
     expect(await client.closedWithin()).toEqual({ code: 3013, reason: 'too many requests' });
   });

@@ -377,11 +377,14 @@ export class Gateway {
     }
     if (method === 'send') return; // async messages: nothing to do, and no reply
     if (!id) throw GatewayError.close(DisconnectCode.BAD_REQUEST);
-    if (method !== 'connect' && session.phase !== 'connected') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
-    if (method === 'connect' && session.phase !== 'connecting') throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    if (method !== 'connect' && session.phase !== 'connected')
+      throw GatewayError.close(DisconnectCode.BAD_REQUEST);
+    if (method === 'connect' && session.phase !== 'connecting')
+      throw GatewayError.close(DisconnectCode.BAD_REQUEST);
     try {
       // A connect with an expired token gets error 109 as a reply (the client refreshes its token).
-      if (method === 'connect') return this.reply(session, id, 'connect', await this.connect(session, command.connect!));
+      if (method === 'connect')
+        return this.reply(session, id, 'connect', await this.connect(session, command.connect!));
       const result = await this.dispatch(session, id, method, command);
       if (result !== REPLIED) this.reply(session, id, method, result);
     } catch (error) {
@@ -717,7 +720,8 @@ export class Gateway {
     this.metrics.delivered.inc();
     this.enqueue(
       sub.session,
-      encoded ?? sub.session.codec.encodeReply({ push: { channel: sub.channel, pub: wirePublication(publication) } }),
+      encoded ??
+        sub.session.codec.encodeReply({ push: { channel: sub.channel, pub: wirePublication(publication) } }),
     );
   }
 
@@ -726,7 +730,10 @@ export class Gateway {
     if (!local) return;
     for (const sub of local) {
       if (!sub.joinLeave || sub.pending || sub.session.id === info.client) continue;
-      this.enqueue(sub.session, sub.session.codec.encodeReply({ push: { channel: sub.channel, [kind]: { info } } }));
+      this.enqueue(
+        sub.session,
+        sub.session.codec.encodeReply({ push: { channel: sub.channel, [kind]: { info } } }),
+      );
     }
   }
 

@@ -10,6 +10,7 @@ import type { EventBus } from '../platform/events.js';
 import type { Logger } from '../platform/logger.js';
 import type { Services } from '../server.js';
 import type { Broker } from './broker.js';
+import { protobufCodec } from './codec.protobuf.js';
 import {
   type ConnectGrant,
   Gateway,
@@ -74,6 +75,7 @@ export class RealtimeService {
       logger,
       options,
     );
+    this.gateway.codecs.protobuf = protobufCodec;
   }
 
   async start() {

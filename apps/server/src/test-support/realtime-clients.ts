@@ -94,7 +94,9 @@ export class RawClient {
           resolve(found);
         } else if (this.closeEvent) {
           done();
-          reject(new Error(`socket closed (${this.closeEvent.code} ${this.closeEvent.reason}) while waiting`));
+          reject(
+            new Error(`socket closed (${this.closeEvent.code} ${this.closeEvent.reason}) while waiting`),
+          );
         }
       };
       const timer = setTimeout(() => {
@@ -126,7 +128,8 @@ export class RawClient {
   }
 
   close() {
-    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.terminate();
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)
+      this.ws.terminate();
   }
 }
 

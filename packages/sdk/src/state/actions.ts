@@ -30,7 +30,12 @@ export type LocalAction =
   | { type: 'rest/unread'; counts: UnreadCounts }
   | { type: 'rest/users'; users: User[] }
   | { type: 'local/message.sending'; message: LocalMessage }
-  | { type: 'local/message.failed'; cid: string; client_msg_id: string; error: { code: string; message: string } }
+  | {
+      type: 'local/message.failed';
+      cid: string;
+      client_msg_id: string;
+      error: { code: string; message: string };
+    }
   | { type: 'local/message.discard'; cid: string; client_msg_id: string }
   | { type: 'local/mark_read'; cid: string; at: string }
   /** A typing indicator timed out (no typing.stop came). */

@@ -31,13 +31,20 @@ function expectEventsToMatchRefetch(before: ParleyState, events: ParleyEvent[], 
 
 describe('reduce: old state + events = fresh fetch', () => {
   it('message.new appends and moves the channel’s seq, time and the unread count', () => {
-    const before = fetched(channelState({ channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) }, lastRead: 2 }), messages(1, 2));
+    const before = fetched(
+      channelState({ channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) }, lastRead: 2 }),
+      messages(1, 2),
+    );
     const m3 = message(3);
     const after = fetched(
       channelState({ channel: { last_seq: 3, last_message_at: at(30), updated_at: at(30) }, lastRead: 2 }),
       messages(1, 3),
     );
-    expectEventsToMatchRefetch(before, [event<E<'message.new'>>('message.new', { cid: CID, message: m3 })], after);
+    expectEventsToMatchRefetch(
+      before,
+      [event<E<'message.new'>>('message.new', { cid: CID, message: m3 })],
+      after,
+    );
     expect(applyAll(before, [event('message.new', { cid: CID, message: m3 })]).unread).toEqual({
       total_unread_count: 1,
       unread_channels: 1,
@@ -91,7 +98,10 @@ describe('reduce: old state + events = fresh fetch', () => {
     );
     expectEventsToMatchRefetch(
       before,
-      [event('member.added', { cid: CID, member: carol }), event('member.removed', { cid: CID, user_id: 'carol' })],
+      [
+        event('member.added', { cid: CID, member: carol }),
+        event('member.removed', { cid: CID, user_id: 'carol' }),
+      ],
       before,
     );
   });
@@ -125,7 +135,10 @@ describe('reduce: old state + events = fresh fetch', () => {
   });
 
   it('a sequence of mixed events matches the fetch after all of them', () => {
-    const cs = channelState({ channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) }, lastRead: 2 });
+    const cs = channelState({
+      channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) },
+      lastRead: 2,
+    });
     const before = fetched(cs, messages(1, 2));
     const m3 = message(3);
     const m4 = message(4, { user_id: 'alice' });
@@ -151,7 +164,10 @@ describe('reduce: old state + events = fresh fetch', () => {
 });
 
 describe('reduce: optimistic sends', () => {
-  const cs = channelState({ channel: { last_seq: 1, last_message_at: at(10), updated_at: at(10) }, lastRead: 1 });
+  const cs = channelState({
+    channel: { last_seq: 1, last_message_at: at(10), updated_at: at(10) },
+    lastRead: 1,
+  });
   const body = { client_msg_id: 'c0ffee00-0000-4000-8000-000000000001', text: 'hi' };
   const local = pendingMessage(CID, 'alice', body, at(15));
 
@@ -172,7 +188,10 @@ describe('reduce: optimistic sends', () => {
     expect(channelView(state)).toEqual(
       channelView(
         fetched(
-          channelState({ channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) }, lastRead: 1 }),
+          channelState({
+            channel: { last_seq: 2, last_message_at: at(20), updated_at: at(20) },
+            lastRead: 1,
+          }),
           [message(1), confirmed],
         ),
       ),
@@ -197,7 +216,13 @@ describe('reduce: optimistic sends', () => {
 
   it('a pending message survives a refetch of the latest page', () => {
     let state = reduce(fetched(cs, messages(1, 1)), { type: 'local/message.sending', message: local });
-    state = reduce(state, { type: 'rest/messages', cid: CID, messages: messages(1, 1), page: 'latest', limit: 30 });
+    state = reduce(state, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(1, 1),
+      page: 'latest',
+      limit: 30,
+    });
     expect(selectMessages(state, CID).map((m) => m.status)).toEqual(['sent', 'sending']);
   });
 });
@@ -208,8 +233,20 @@ describe('reduce: pagination', () => {
   it('extends the window older and newer without gaps or duplicates', () => {
     let state = fetched(cs, messages(71, 100), 30);
     expect(state.messages[CID]!.hasOlder).toBe(true);
-    state = reduce(state, { type: 'rest/messages', cid: CID, messages: messages(41, 70), page: 'older', limit: 30 });
-    state = reduce(state, { type: 'rest/messages', cid: CID, messages: messages(1, 40), page: 'older', limit: 50 });
+    state = reduce(state, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(41, 70),
+      page: 'older',
+      limit: 30,
+    });
+    state = reduce(state, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(1, 40),
+      page: 'older',
+      limit: 50,
+    });
     const seqs = selectMessages(state, CID).map((m) => m.seq);
     expect(seqs).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
     expect(state.messages[CID]!.hasOlder).toBe(false);
@@ -217,18 +254,41 @@ describe('reduce: pagination', () => {
 
   it('keeps a cached older part that touches the new latest page, and drops one that does not', () => {
     const cached = fetched(cs, messages(61, 90), 30);
-    const touching = reduce(cached, { type: 'rest/messages', cid: CID, messages: messages(71, 100), page: 'latest', limit: 30 });
-    expect(selectMessages(touching, CID).map((m) => m.seq)).toEqual(Array.from({ length: 40 }, (_, i) => i + 61));
+    const touching = reduce(cached, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(71, 100),
+      page: 'latest',
+      limit: 30,
+    });
+    expect(selectMessages(touching, CID).map((m) => m.seq)).toEqual(
+      Array.from({ length: 40 }, (_, i) => i + 61),
+    );
     const old = fetched(cs, messages(1, 30), 30);
-    const gap = reduce(old, { type: 'rest/messages', cid: CID, messages: messages(71, 100), page: 'latest', limit: 30 });
+    const gap = reduce(old, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(71, 100),
+      page: 'latest',
+      limit: 30,
+    });
     expect(selectMessages(gap, CID).map((m) => m.seq)).toEqual(Array.from({ length: 30 }, (_, i) => i + 71));
     expect(gap.messages[CID]!.hasOlder).toBe(true);
   });
 
   it('does not append live messages to a window that stops before the latest', () => {
     let state = fetched(cs, messages(71, 100), 30);
-    state = reduce(state, { type: 'rest/messages', cid: CID, messages: messages(1, 10), page: 'latest', limit: 30 });
-    const jumped = { ...state, messages: { ...state.messages, [CID]: { ...state.messages[CID]!, hasNewer: true } } };
+    state = reduce(state, {
+      type: 'rest/messages',
+      cid: CID,
+      messages: messages(1, 10),
+      page: 'latest',
+      limit: 30,
+    });
+    const jumped = {
+      ...state,
+      messages: { ...state.messages, [CID]: { ...state.messages[CID]!, hasNewer: true } },
+    };
     const next = reduce(jumped, event('message.new', { cid: CID, message: message(101) }));
     expect(selectMessages(next, CID).map((m) => m.seq)).not.toContain(101);
     expect(next.channels[CID]!.channel.last_seq).toBe(101);
@@ -251,31 +311,75 @@ describe('reduce: lists, read state, typing, presence', () => {
     const local = pendingMessage('messaging:b', 'alice', { client_msg_id: 'x-1', text: 'up' }, at(60));
     state = reduce(state, { type: 'local/message.sending', message: local });
     expect(state.queries.q!.cids).toEqual(['messaging:b', 'messaging:a']);
-    state = reduce(state, event('message.new', { cid: 'messaging:a', message: message(1, { cid: 'messaging:a', created_at: at(70) }) }));
+    state = reduce(
+      state,
+      event('message.new', {
+        cid: 'messaging:a',
+        message: message(1, { cid: 'messaging:a', created_at: at(70) }),
+      }),
+    );
     expect(selectQueryChannels(state, 'q').map((c) => c.channel.cid)).toEqual(['messaging:a', 'messaging:b']);
   });
 
   it('message.read moves read positions; notification.mark_read sets the counts', () => {
     let state = fetched(channelState({ channel: { last_seq: 5 }, lastRead: 1 }), []);
-    state = reduce(state, { type: 'rest/unread', counts: { total_unread_count: 4, unread_channels: 1, channels: [{ cid: CID, unread_count: 4, last_read_seq: 1, last_read_at: null }] } });
+    state = reduce(state, {
+      type: 'rest/unread',
+      counts: {
+        total_unread_count: 4,
+        unread_channels: 1,
+        channels: [{ cid: CID, unread_count: 4, last_read_seq: 1, last_read_at: null }],
+      },
+    });
     state = reduce(
       state,
-      event('message.read', { cid: CID, user_id: 'bob', last_read_seq: 5, last_read_message_id: null, last_read_at: at(60) }),
+      event('message.read', {
+        cid: CID,
+        user_id: 'bob',
+        last_read_seq: 5,
+        last_read_message_id: null,
+        last_read_at: at(60),
+      }),
     );
-    expect(state.channels[CID]!.members.bob).toMatchObject({ last_read_seq: 5, last_read_at: at(60), updated_at: at(60) });
+    expect(state.channels[CID]!.members.bob).toMatchObject({
+      last_read_seq: 5,
+      last_read_at: at(60),
+      updated_at: at(60),
+    });
     expect(state.unread.channels[CID]).toBe(4);
     state = reduce(
       state,
-      event('message.read', { cid: CID, user_id: 'alice', last_read_seq: 3, last_read_message_id: null, last_read_at: at(61) }),
+      event('message.read', {
+        cid: CID,
+        user_id: 'alice',
+        last_read_seq: 3,
+        last_read_message_id: null,
+        last_read_at: at(61),
+      }),
     );
     expect(state.unread).toEqual({ total_unread_count: 2, unread_channels: 1, channels: { [CID]: 2 } });
-    state = reduce(state, event('notification.mark_read', { cid: null, user_id: 'alice', total_unread_count: 0, unread_channels: 0 }));
+    state = reduce(
+      state,
+      event('notification.mark_read', {
+        cid: null,
+        user_id: 'alice',
+        total_unread_count: 0,
+        unread_channels: 0,
+      }),
+    );
     expect(state.unread).toEqual({ total_unread_count: 0, unread_channels: 0, channels: { [CID]: 0 } });
   });
 
   it('local mark read clears the count at once', () => {
     let state = fetched(channelState({ channel: { last_seq: 5 }, lastRead: 1 }), []);
-    state = reduce(state, { type: 'rest/unread', counts: { total_unread_count: 4, unread_channels: 1, channels: [{ cid: CID, unread_count: 4, last_read_seq: 1, last_read_at: null }] } });
+    state = reduce(state, {
+      type: 'rest/unread',
+      counts: {
+        total_unread_count: 4,
+        unread_channels: 1,
+        channels: [{ cid: CID, unread_count: 4, last_read_seq: 1, last_read_at: null }],
+      },
+    });
     state = reduce(state, { type: 'local/mark_read', cid: CID, at: at(90) });
     expect(state.unread.total_unread_count).toBe(0);
     expect(state.channels[CID]!.membership!.last_read_seq).toBe(5);
@@ -288,13 +392,18 @@ describe('reduce: lists, read state, typing, presence', () => {
     state = reduce(state, event('typing.start', { cid: CID, user_id: 'bob', parent_id: null }));
     expect(selectTyping(state, CID).map((t) => t.user_id)).toEqual(['bob']);
     expect(selectTyping(state, CID)).toBe(selectTyping(state, CID));
-    expect(reduce(state, event('typing.stop', { cid: CID, user_id: 'bob', parent_id: null })).typing).toEqual({});
+    expect(reduce(state, event('typing.stop', { cid: CID, user_id: 'bob', parent_id: null })).typing).toEqual(
+      {},
+    );
     expect(reduce(state, event('message.new', { cid: CID, message: message(1) })).typing).toEqual({});
     expect(reduce(state, { type: 'local/typing.clear', cid: CID, user_id: 'bob' }).typing).toEqual({});
   });
 
   it('user.presence updates presence and the user', () => {
-    const state = reduce(initialState('alice'), event('user.presence', { user_id: 'bob', online: true, last_active_at: at(5) }));
+    const state = reduce(
+      initialState('alice'),
+      event('user.presence', { user_id: 'bob', online: true, last_active_at: at(5) }),
+    );
     expect(state.presence.bob).toEqual({ online: true, last_active_at: at(5) });
   });
 
@@ -304,7 +413,10 @@ describe('reduce: lists, read state, typing, presence', () => {
     applyAll(before, [
       event('message.new', { cid: CID, message: message(3) }),
       event('member.removed', { cid: CID, user_id: 'bob' }),
-      event('channel.truncated', { cid: CID, channel: { ...before.channels[CID]!.channel, truncated_at: at(100) } }),
+      event('channel.truncated', {
+        cid: CID,
+        channel: { ...before.channels[CID]!.channel, truncated_at: at(100) },
+      }),
     ]);
     expect(before).toEqual(frozen);
   });

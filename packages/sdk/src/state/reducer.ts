@@ -108,7 +108,12 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       const entry = state.channels[action.cid];
       if (!entry) {
         if (action.type === 'channel.updated') return state;
-        const created: ChannelEntry = { channel: action.channel, config: null, members: {}, membership: null };
+        const created: ChannelEntry = {
+          channel: action.channel,
+          config: null,
+          members: {},
+          membership: null,
+        };
         return { ...state, channels: { ...state.channels, [action.cid]: created } };
       }
       if (entry.channel.updated_at > action.channel.updated_at) return state;
@@ -190,14 +195,22 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
     case 'typing.start': {
       if (action.user_id === state.userId) return state;
       const entry = { user_id: action.user_id, parent_id: action.parent_id, at: action.created_at };
-      return { ...state, typing: { ...state.typing, [action.cid]: { ...state.typing[action.cid], [action.user_id]: entry } } };
+      return {
+        ...state,
+        typing: { ...state.typing, [action.cid]: { ...state.typing[action.cid], [action.user_id]: entry } },
+      };
     }
     case 'typing.stop':
       return clearTyping(state, action.cid, action.user_id);
     case 'user.presence': {
-      const presence = { ...state.presence, [action.user_id]: { online: action.online, last_active_at: action.last_active_at } };
+      const presence = {
+        ...state.presence,
+        [action.user_id]: { online: action.online, last_active_at: action.last_active_at },
+      };
       const user = state.users[action.user_id];
-      const users = user ? { ...state.users, [user.id]: { ...user, last_active_at: action.last_active_at } } : state.users;
+      const users = user
+        ? { ...state.users, [user.id]: { ...user, last_active_at: action.last_active_at } }
+        : state.users;
       return { ...state, presence, users };
     }
     case 'user.updated':
@@ -246,7 +259,12 @@ function addMember(state: ParleyState, cid: string, member: Member): ParleyState
   const channel =
     isNew && complete ? { ...entry.channel, member_count: entry.channel.member_count + 1 } : entry.channel;
   const membership = member.user_id === state.userId ? member : entry.membership;
-  return putEntry(state, { ...entry, channel, members: { ...entry.members, [member.user_id]: member }, membership });
+  return putEntry(state, {
+    ...entry,
+    channel,
+    members: { ...entry.members, [member.user_id]: member },
+    membership,
+  });
 }
 
 function updateMember(state: ParleyState, cid: string, userId: string, change: (m: Member) => Member) {
@@ -292,12 +310,18 @@ export function orderIds(byId: Record<string, LocalMessage>): string[] {
       const pb = b.status === 'sent' ? 0 : 1;
       if (pa !== pb) return pa - pb;
       if (pa === 0) return a.seq - b.seq;
-      return a.created_at === b.created_at ? a.id.localeCompare(b.id) : a.created_at.localeCompare(b.created_at);
+      return a.created_at === b.created_at
+        ? a.id.localeCompare(b.id)
+        : a.created_at.localeCompare(b.created_at);
     })
     .map((m) => m.id);
 }
 
-function updateList(state: ParleyState, cid: string, change: (list: MessageList) => MessageList): ParleyState {
+function updateList(
+  state: ParleyState,
+  cid: string,
+  change: (list: MessageList) => MessageList,
+): ParleyState {
   const list = state.messages[cid];
   if (!list) return state;
   const next = change(list);
@@ -433,7 +457,10 @@ function putPage(
     byId[m.id] = current && current.updated_at > m.updated_at ? current : confirmed(m);
   }
   for (const m of keptPending) byId[m.id] = m;
-  return { ...state, messages: { ...state.messages, [cid]: { ids: orderIds(byId), byId, hasOlder, hasNewer } } };
+  return {
+    ...state,
+    messages: { ...state.messages, [cid]: { ids: orderIds(byId), byId, hasOlder, hasNewer } },
+  };
 }
 
 function clearTyping(state: ParleyState, cid: string, userId: string): ParleyState {
@@ -464,7 +491,17 @@ function hydrate(state: ParleyState, cache: import('../stores/types.js').CachedS
   const queries = { ...cache.queries, ...next.queries };
   next = { ...next, channels, messages, users, queries, unread: cache.unread ?? next.unread };
   for (const item of cache.outbox) {
-    next = putPending(next, pendingMessage(item.cid, next.userId ?? '', item.body, item.created_at, item.failed ? 'failed' : 'sending', item.error));
+    next = putPending(
+      next,
+      pendingMessage(
+        item.cid,
+        next.userId ?? '',
+        item.body,
+        item.created_at,
+        item.failed ? 'failed' : 'sending',
+        item.error,
+      ),
+    );
   }
   return next;
 }

@@ -6,7 +6,8 @@ const messagesMemo = new WeakMap<object, LocalMessage[]>();
 const typingMemo = new WeakMap<object, Map<string | null, TypingEntry[]>>();
 const queryMemo = new WeakMap<object, { channels: object; value: ChannelEntry[] }>();
 
-export const selectChannel = (state: ParleyState, cid: string): ChannelEntry | undefined => state.channels[cid];
+export const selectChannel = (state: ParleyState, cid: string): ChannelEntry | undefined =>
+  state.channels[cid];
 
 /** The channel's loaded messages in display order. */
 export function selectMessages(state: ParleyState, cid: string): LocalMessage[] {

@@ -1,6 +1,6 @@
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { DexieStore } from './dexie.js';
 import { persistentStoreContract } from '../test-support/store.contract.js';
+import { DexieStore } from './dexie.js';
 
 let n = 0;
 // A fresh IndexedDB per store: the browser implementation, faked in memory for Node.

@@ -1,7 +1,13 @@
 import type { Message, User } from '@parley/protocol';
 import { Dexie, type Table } from 'dexie';
 import type { ChannelEntry, QueryState, UnreadState } from '../state/types.js';
-import { type CacheBatch, type CachedState, emptyCache, type OutboxItem, type PersistentStore } from './types.js';
+import {
+  type CacheBatch,
+  type CachedState,
+  emptyCache,
+  type OutboxItem,
+  type PersistentStore,
+} from './types.js';
 
 interface ChannelRow {
   userId: string;
@@ -82,69 +88,87 @@ export class DexieStore implements PersistentStore {
 
   async load(userId: string): Promise<CachedState> {
     const db = this.db;
-    return db.transaction('r', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
-      const cache = emptyCache();
-      cache.channels = (await db.channels.where('userId').equals(userId).toArray()).map((r) => r.entry);
-      for (const row of await db.messages.where('userId').equals(userId).toArray()) {
-        cache.messages[row.cid] = row.messages;
-        cache.hasOlder[row.cid] = row.hasOlder;
-      }
-      cache.users = (await db.users.where('userId').equals(userId).toArray()).map((r) => r.user);
-      for (const row of await db.queries.where('userId').equals(userId).toArray()) cache.queries[row.key] = row.query;
-      cache.unread = (await db.unread.get(userId))?.unread ?? null;
-      cache.outbox = (
-        await db.outbox
-          .where('[userId+created_at]')
-          .between([userId, Dexie.minKey], [userId, Dexie.maxKey])
-          .toArray()
-      ).map((r) => r.item);
-      return cache;
-    });
+    return db.transaction(
+      'r',
+      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
+      async () => {
+        const cache = emptyCache();
+        cache.channels = (await db.channels.where('userId').equals(userId).toArray()).map((r) => r.entry);
+        for (const row of await db.messages.where('userId').equals(userId).toArray()) {
+          cache.messages[row.cid] = row.messages;
+          cache.hasOlder[row.cid] = row.hasOlder;
+        }
+        cache.users = (await db.users.where('userId').equals(userId).toArray()).map((r) => r.user);
+        for (const row of await db.queries.where('userId').equals(userId).toArray())
+          cache.queries[row.key] = row.query;
+        cache.unread = (await db.unread.get(userId))?.unread ?? null;
+        cache.outbox = (
+          await db.outbox
+            .where('[userId+created_at]')
+            .between([userId, Dexie.minKey], [userId, Dexie.maxKey])
+            .toArray()
+        ).map((r) => r.item);
+        return cache;
+      },
+    );
   }
 
   async write(userId: string, batch: CacheBatch): Promise<void> {
     const db = this.db;
-    await db.transaction('rw', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
-      const gone = batch.deleteChannels ?? [];
-      if (gone.length) {
-        await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
-        await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
-      }
-      if (batch.putChannels?.length)
-        await db.channels.bulkPut(batch.putChannels.map((entry) => ({ userId, cid: entry.channel.cid, entry })));
-      const messages = Object.entries(batch.messages ?? {});
-      if (messages.length)
-        await db.messages.bulkPut(
-          messages.map(([cid, v]) => ({ userId, cid, messages: v.messages, hasOlder: v.hasOlder })),
-        );
-      if (batch.putUsers?.length)
-        await db.users.bulkPut(batch.putUsers.map((user) => ({ userId, id: user.id, user })));
-      for (const [key, query] of Object.entries(batch.queries ?? {})) {
-        if (query) await db.queries.put({ userId, key, query });
-        else await db.queries.delete([userId, key]);
-      }
-      if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
-      if (batch.deleteOutbox?.length)
-        await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
-      if (batch.putOutbox?.length)
-        await db.outbox.bulkPut(
-          batch.putOutbox.map((item) => ({
-            userId,
-            client_msg_id: item.client_msg_id,
-            created_at: item.created_at,
-            item,
-          })),
-        );
-    });
+    await db.transaction(
+      'rw',
+      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
+      async () => {
+        const gone = batch.deleteChannels ?? [];
+        if (gone.length) {
+          await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+          await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+        }
+        if (batch.putChannels?.length)
+          await db.channels.bulkPut(
+            batch.putChannels.map((entry) => ({ userId, cid: entry.channel.cid, entry })),
+          );
+        const messages = Object.entries(batch.messages ?? {});
+        if (messages.length)
+          await db.messages.bulkPut(
+            messages.map(([cid, v]) => ({ userId, cid, messages: v.messages, hasOlder: v.hasOlder })),
+          );
+        if (batch.putUsers?.length)
+          await db.users.bulkPut(batch.putUsers.map((user) => ({ userId, id: user.id, user })));
+        for (const [key, query] of Object.entries(batch.queries ?? {})) {
+          if (query) await db.queries.put({ userId, key, query });
+          else await db.queries.delete([userId, key]);
+        }
+        if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
+        if (batch.deleteOutbox?.length)
+          await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
+        if (batch.putOutbox?.length)
+          await db.outbox.bulkPut(
+            batch.putOutbox.map((item) => ({
+              userId,
+              client_msg_id: item.client_msg_id,
+              created_at: item.created_at,
+              item,
+            })),
+          );
+      },
+    );
   }
 
   async clear(userId: string): Promise<void> {
     const db = this.db;
-    await db.transaction('rw', [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox], async () => {
-      for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox] as Table<unknown, unknown>[])
-        await table.where('userId').equals(userId).delete();
-      await db.unread.delete(userId);
-    });
+    await db.transaction(
+      'rw',
+      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
+      async () => {
+        for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox] as Table<
+          unknown,
+          unknown
+        >[])
+          await table.where('userId').equals(userId).delete();
+        await db.unread.delete(userId);
+      },
+    );
   }
 
   async close(): Promise<void> {

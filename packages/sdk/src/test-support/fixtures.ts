@@ -111,7 +111,13 @@ export function channelState(opts: {
 /** The state a client has right after fetching the channel and its latest messages. */
 export function fetched(cs: ChannelState, page: Message[], limit = 30, userId = 'alice'): ParleyState {
   let state = reduce(initialState(userId), { type: 'rest/channels', channels: [cs] });
-  state = reduce(state, { type: 'rest/messages', cid: cs.channel.cid, messages: page, page: 'latest', limit });
+  state = reduce(state, {
+    type: 'rest/messages',
+    cid: cs.channel.cid,
+    messages: page,
+    page: 'latest',
+    limit,
+  });
   return state;
 }
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { channelState, message, messages } from './fixtures.js';
 import type { OutboxItem, PersistentStore } from '../stores/types.js';
 import { emptyCache } from '../stores/types.js';
+import { channelState, message, messages } from './fixtures.js';
 
 const outboxItem = (n: number, at: string): OutboxItem => ({
   client_msg_id: `c-${n}`,
@@ -23,8 +23,17 @@ export function persistentStoreContract(name: string, open: () => Promise<Persis
     it('gives back what was written, per user, structurally equal', async () => {
       const store = await open();
       const cs = channelState({ channel: { last_seq: 3 } });
-      const entry = { channel: cs.channel, config: cs.config, members: { alice: cs.members[0]! }, membership: cs.membership };
-      const query = { cids: [cs.channel.cid], sort: [{ field: 'last_message_at', direction: -1 as const }], complete: true };
+      const entry = {
+        channel: cs.channel,
+        config: cs.config,
+        members: { alice: cs.members[0]! },
+        membership: cs.membership,
+      };
+      const query = {
+        cids: [cs.channel.cid],
+        sort: [{ field: 'last_message_at', direction: -1 as const }],
+        complete: true,
+      };
       const unread = { total_unread_count: 2, unread_channels: 1, channels: { [cs.channel.cid]: 2 } };
       await store.write('alice', {
         putChannels: [entry],

@@ -3,12 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Actor } from '../../platform/context.js';
 import type { MemberRow, UserRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
-import { type ApiClient, createTestServer, type TestApp, type TestServer } from '../../test-support/harness.js';
+import {
+  type ApiClient,
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../test-support/harness.js';
 import {
   authorize,
+  type ChannelAction,
   can,
   canActOn,
-  type ChannelAction,
   POLICY_ACTIONS,
   type PolicySubject,
 } from './channels.policy.js';
@@ -28,6 +33,7 @@ function user(id: string, extra: Partial<UserRow> = {}): UserRow {
     banned: false,
     ban_expires_at: null,
     ban_reason: null,
+    invisible: false,
     deleted_at: null,
     last_active_at: null,
     tokens_revoked_at: null,
@@ -71,16 +77,35 @@ const SUBJECTS = {
     membership: member('cmod', { role: 'moderator' }),
   },
   member: { actor: asUser(user('mem')), config: messaging, membership: member('mem') },
-  guest_member: { actor: asUser(user('gst', { role: 'guest' })), config: messaging, membership: member('gst') },
+  guest_member: {
+    actor: asUser(user('gst', { role: 'guest' })),
+    config: messaging,
+    membership: member('gst'),
+  },
   app_banned: { actor: asUser(user('abn', { banned: true })), config: messaging, membership: member('abn') },
-  channel_banned: { actor: asUser(user('cbn')), config: messaging, membership: member('cbn', { banned: true }) },
+  channel_banned: {
+    actor: asUser(user('cbn')),
+    config: messaging,
+    membership: member('cbn', { banned: true }),
+  },
   non_member: { actor: asUser(user('non')), config: messaging, membership: null },
   invited: { actor: asUser(user('inv')), config: messaging, membership: member('inv', { invited: true }) },
 } satisfies Record<string, PolicySubject>;
 type Role = keyof typeof SUBJECTS;
 
-/* biome-ignore format: the table is easier to read aligned */
-const COLUMNS: Role[] = ['server', 'app_admin', 'app_moderator', 'owner', 'channel_moderator', 'member', 'guest_member', 'app_banned', 'channel_banned', 'non_member', 'invited'];
+const COLUMNS: Role[] = [
+  'server',
+  'app_admin',
+  'app_moderator',
+  'owner',
+  'channel_moderator',
+  'member',
+  'guest_member',
+  'app_banned',
+  'channel_banned',
+  'non_member',
+  'invited',
+];
 
 /**
  * The expected permission matrix: Y = allowed, . = denied, one column per role in COLUMNS order.
@@ -134,7 +159,9 @@ describe('policy matrix (can)', () => {
     const rejected = member('inv', { invited: true, invite_rejected_at: past });
     const accepted = member('inv', { invited: true, invite_accepted_at: past });
     const actor = asUser(user('inv'));
-    expect(POLICY_ACTIONS.filter((a) => can(a, { actor, config: messaging, membership: rejected }))).toEqual([]);
+    expect(POLICY_ACTIONS.filter((a) => can(a, { actor, config: messaging, membership: rejected }))).toEqual(
+      [],
+    );
     for (const action of POLICY_ACTIONS) {
       expect(can(action, { actor, config: messaging, membership: accepted }), action).toBe(
         can(action, SUBJECTS.member),
@@ -155,7 +182,11 @@ describe('policy matrix (can)', () => {
     };
     const outcome = (role: Role, action: 'ban_member' | 'remove_members' | 'update_member_role') =>
       Object.fromEntries(Object.entries(targets).map(([k, t]) => [k, canActOn(action, SUBJECTS[role], t)]));
-    expect(outcome('channel_moderator', 'ban_member')).toEqual({ owner: false, moderator: false, member: true });
+    expect(outcome('channel_moderator', 'ban_member')).toEqual({
+      owner: false,
+      moderator: false,
+      member: true,
+    });
     expect(outcome('channel_moderator', 'remove_members')).toEqual({
       owner: false,
       moderator: false,
@@ -272,9 +303,9 @@ describe('the routes enforce the policy', () => {
     }
     const leave = await c.cbn!.post(`${base}/members/remove`, { user_ids: ['cbn'] });
     expect(leave.status).toBe(403);
-    expect((await c.own!.get(`${base}/members?limit=100`)).body.members.map((m: { user_id: string }) => m.user_id)).toContain(
-      'cbn',
-    );
+    expect(
+      (await c.own!.get(`${base}/members?limit=100`)).body.members.map((m: { user_id: string }) => m.user_id),
+    ).toContain('cbn');
   });
 
   it('guests may send but not manage; invitees and non-members may not send', async () => {

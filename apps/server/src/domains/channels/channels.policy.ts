@@ -112,7 +112,11 @@ export type MemberAction = Extract<ChannelAction, 'remove_members' | 'ban_member
  * members (not on owners or fellow moderators); owners, app moderators, admins and server calls
  * may act on anyone.
  */
-export function canActOn(action: MemberAction, subject: PolicySubject, target: MemberRow | undefined): boolean {
+export function canActOn(
+  action: MemberAction,
+  subject: PolicySubject,
+  target: MemberRow | undefined,
+): boolean {
   if (!can(action, subject)) return false;
   if (!target || subject.actor.kind === 'server') return true;
   const roles = rolesOf(subject);
@@ -120,13 +124,21 @@ export function canActOn(action: MemberAction, subject: PolicySubject, target: M
   return target.role === 'member';
 }
 
-export function authorizeOn(action: MemberAction, subject: PolicySubject, target: MemberRow | undefined): void {
+export function authorizeOn(
+  action: MemberAction,
+  subject: PolicySubject,
+  target: MemberRow | undefined,
+): void {
   authorize(action, subject);
   if (!canActOn(action, subject, target)) {
-    throw new AppError('FORBIDDEN', `a channel moderator cannot ${action.replaceAll('_', ' ')} a ${target?.role}`, {
-      action,
-      user_id: target?.user_id,
-    });
+    throw new AppError(
+      'FORBIDDEN',
+      `a channel moderator cannot ${action.replaceAll('_', ' ')} a ${target?.role}`,
+      {
+        action,
+        user_id: target?.user_id,
+      },
+    );
   }
 }
 

@@ -33,7 +33,13 @@ export const channelsRepository = {
     const now = new Date();
     return db
       .insertInto('channels')
-      .values({ ...channel, app_id: appId, custom: JSON.stringify(channel.custom), created_at: now, updated_at: now })
+      .values({
+        ...channel,
+        app_id: appId,
+        custom: JSON.stringify(channel.custom),
+        created_at: now,
+        updated_at: now,
+      })
       .onConflict((oc) => oc.doNothing())
       .returningAll()
       .executeTakeFirst();

@@ -90,7 +90,9 @@ export const subjectOf = (ctx: RequestContext, access: ChannelAccess) => ({
 function mentions(filter: unknown, key: string): boolean {
   if (Array.isArray(filter)) return filter.some((f) => mentions(f, key));
   if (typeof filter !== 'object' || filter === null) return false;
-  return Object.entries(filter).some(([k, v]) => k === key || ((k === '$and' || k === '$or') && mentions(v, key)));
+  return Object.entries(filter).some(
+    ([k, v]) => k === key || ((k === '$and' || k === '$or') && mentions(v, key)),
+  );
 }
 
 /** The viewer's own membership in the channel has `hidden = value`. */
@@ -137,10 +139,10 @@ const CHANNEL_FILTER = (appId: string, viewerId: string | undefined): FilterSpec
       if (op !== '$eq' || typeof value !== 'boolean')
         throw new AppError('FILTER_INVALID', 'hidden takes true or false', { field: 'filter.hidden' });
       if (!viewerId)
-        throw new AppError('FILTER_INVALID', 'hidden needs a viewer: pass user_id', { field: 'filter.hidden' });
-      return value
-        ? hiddenFor(appId, viewerId, true)
-        : sql<boolean>`not ${hiddenFor(appId, viewerId, true)}`;
+        throw new AppError('FILTER_INVALID', 'hidden needs a viewer: pass user_id', {
+          field: 'filter.hidden',
+        });
+      return value ? hiddenFor(appId, viewerId, true) : sql<boolean>`not ${hiddenFor(appId, viewerId, true)}`;
     },
   },
 });
@@ -290,7 +292,9 @@ export class ChannelsService {
     body: { set: Record<string, unknown>; unset: string[] },
     userId?: string,
   ): Promise<ChannelState> {
-    const touched = [...Object.keys(body.set), ...body.unset].map((k) => (k.startsWith('custom.') ? 'custom' : k));
+    const touched = [...Object.keys(body.set), ...body.unset].map((k) =>
+      k.startsWith('custom.') ? 'custom' : k,
+    );
     return this.applyUpdate(ctx, cid, userId, touched, (current) => {
       const merged = applySetUnset(
         {

@@ -165,7 +165,11 @@ describe('distinct channels (direct messages)', () => {
     expect(fromBob.body.channel.membership).toMatchObject({ user_id: 'bob', role: 'member' });
     expect(eventsFor(cid, 'channel.created')).toHaveLength(1);
 
-    const other = await alice.post('/channels', { type: 'messaging', distinct: true, members: ['bob', 'carol'] });
+    const other = await alice.post('/channels', {
+      type: 'messaging',
+      distinct: true,
+      members: ['bob', 'carol'],
+    });
     expect(other.status).toBe(201);
     expect(other.body.channel.channel.cid).not.toBe(cid);
     const otherType = await alice.post('/channels', { type: 'team', distinct: true, members: ['bob'] });
@@ -189,7 +193,12 @@ describe('distinct channels (direct messages)', () => {
   });
 
   it('refuses an id or a single member, and does not hand the channel back to someone who left it', async () => {
-    const withId = await alice.post('/channels', { type: 'messaging', distinct: true, id: 'dm', members: ['bob'] });
+    const withId = await alice.post('/channels', {
+      type: 'messaging',
+      distinct: true,
+      id: 'dm',
+      members: ['bob'],
+    });
     expect(withId.status).toBe(400);
     expect(withId.body.details.field).toBe('id');
     const alone = await alice.post('/channels', { type: 'messaging', distinct: true });
@@ -268,7 +277,10 @@ describe('get and update', () => {
 
     const unknownField = await alice.patch('/channels/messaging/upd', { set: { cid: 'messaging:other' } });
     expect(unknownField.status).toBe(400);
-    expect(unknownField.body).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'body.set.cid' } });
+    expect(unknownField.body).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      details: { field: 'body.set.cid' },
+    });
     const wrongType = await alice.patch('/channels/messaging/upd', { set: { name: 5 } });
     expect(wrongType.status).toBe(400);
     expect(wrongType.body.details.field).toBe('name');
@@ -419,7 +431,13 @@ describe('QueryChannels', () => {
     await q.server.post('/users', { users: ['u1', 'u2', 'u3', 'u4', 'u5'].map((id) => ({ id })) });
     const channels = [
       { type: 'team', id: 'q1', name: 'Alpha', custom: { color: 'red', priority: 3 }, members: ['u1', 'u2'] },
-      { type: 'team', id: 'q2', name: 'Bravo', custom: { color: 'blue', priority: 1 }, members: ['u1', 'u2', 'u3'] },
+      {
+        type: 'team',
+        id: 'q2',
+        name: 'Bravo',
+        custom: { color: 'blue', priority: 1 },
+        members: ['u1', 'u2', 'u3'],
+      },
       { type: 'team', id: 'q3', name: 'Charlie', custom: { priority: 2 }, frozen: true, members: ['u1'] },
       { type: 'team', id: 'q4', members: ['u2', 'u3'] },
       { type: 'messaging', id: 'q5', name: 'Echo', members: ['u1', 'u2', 'u3', 'u4'] },
@@ -445,7 +463,10 @@ describe('QueryChannels', () => {
       'team:q4',
     ]);
     expect(await query({ filter: { id: { $in: ['q1', 'q3', 'zz'] } } })).toEqual(['team:q1', 'team:q3']);
-    expect(await query({ filter: { type: 'team', id: { $nin: ['q1', 'q2'] } } })).toEqual(['team:q3', 'team:q4']);
+    expect(await query({ filter: { type: 'team', id: { $nin: ['q1', 'q2'] } } })).toEqual([
+      'team:q3',
+      'team:q4',
+    ]);
     expect(await query({ filter: { frozen: true } })).toEqual(['team:q3']);
   });
 
@@ -463,10 +484,14 @@ describe('QueryChannels', () => {
       'team:q3',
       'team:q4',
     ]);
-    expect(await query({ filter: { ...team, created_at: { $gt: created.q2 } } })).toEqual(['team:q3', 'team:q4']);
-    expect(
-      await query({ filter: { ...team, created_at: { $gte: created.q2, $lte: created.q3 } } }),
-    ).toEqual(['team:q2', 'team:q3']);
+    expect(await query({ filter: { ...team, created_at: { $gt: created.q2 } } })).toEqual([
+      'team:q3',
+      'team:q4',
+    ]);
+    expect(await query({ filter: { ...team, created_at: { $gte: created.q2, $lte: created.q3 } } })).toEqual([
+      'team:q2',
+      'team:q3',
+    ]);
   });
 
   it('filters with $exists, custom fields, $and and $or', async () => {
@@ -475,7 +500,10 @@ describe('QueryChannels', () => {
     expect(await query({ filter: { color: 'red' } })).toEqual(['team:q1']);
     expect(await query({ filter: { priority: { $gte: 2 } } })).toEqual(['team:q1', 'team:q3']);
     expect(await query({ filter: { color: { $exists: true } } })).toEqual(['team:q1', 'team:q2']);
-    expect(await query({ filter: { type: 'team', color: { $exists: false } } })).toEqual(['team:q3', 'team:q4']);
+    expect(await query({ filter: { type: 'team', color: { $exists: false } } })).toEqual([
+      'team:q3',
+      'team:q4',
+    ]);
     expect(await query({ filter: { $or: [{ name: 'Alpha' }, { frozen: true }] } })).toEqual([
       'team:q1',
       'team:q3',
@@ -486,7 +514,11 @@ describe('QueryChannels', () => {
   });
 
   it('filters on members', async () => {
-    expect(await query({ filter: { members: { $in: ['u3'] } } })).toEqual(['messaging:q5', 'team:q2', 'team:q4']);
+    expect(await query({ filter: { members: { $in: ['u3'] } } })).toEqual([
+      'messaging:q5',
+      'team:q2',
+      'team:q4',
+    ]);
     expect(await query({ filter: { type: 'team', members: { $in: ['u1', 'u3'] } } })).toEqual([
       'team:q1',
       'team:q2',
@@ -532,7 +564,10 @@ describe('QueryChannels', () => {
       'team:q3',
       'team:q4',
     ]);
-    expect((await sorted([{ field: 'last_message_at', direction: 1 }])).slice(0, 2)).toEqual(['team:q2', 'team:q1']);
+    expect((await sorted([{ field: 'last_message_at', direction: 1 }])).slice(0, 2)).toEqual([
+      'team:q2',
+      'team:q1',
+    ]);
     const byCreation = ['team:q1', 'team:q2', 'team:q3', 'team:q4', 'messaging:q5', 'livestream:live'];
     expect(await sorted([{ field: 'created_at', direction: 1 }])).toEqual(byCreation);
     expect(await sorted([{ field: 'created_at', direction: -1 }])).toEqual([...byCreation].reverse());
@@ -581,9 +616,9 @@ describe('QueryChannels', () => {
       'team:q4',
     ]);
     const mine = await u3.post('/channels/query', { filter: { type: 'team' } });
-    expect(mine.body.channels.every((c: { membership: { user_id: string } }) => c.membership.user_id === 'u3')).toBe(
-      true,
-    );
+    expect(
+      mine.body.channels.every((c: { membership: { user_id: string } }) => c.membership.user_id === 'u3'),
+    ).toBe(true);
     const live = await u3.post('/channels/query', { filter: { type: 'livestream' } });
     expect(live.body.channels[0].membership).toBeNull();
     expect(await query({ user_id: 'u4' })).toEqual(['livestream:live', 'messaging:q5']);
@@ -597,7 +632,10 @@ describe('QueryChannels', () => {
 
   it('honours member_limit', async () => {
     const members = async (member_limit?: number) => {
-      const res = await q.server.post('/channels/query', { filter: { id: 'q5' }, ...(member_limit === undefined ? {} : { member_limit }) });
+      const res = await q.server.post('/channels/query', {
+        filter: { id: 'q5' },
+        ...(member_limit === undefined ? {} : { member_limit }),
+      });
       expect(res.status).toBe(200);
       return res.body.channels[0].members.map((m: { user_id: string }) => m.user_id);
     };
@@ -642,7 +680,11 @@ describe('events', () => {
       deferrable initially deferred for each row when (new.user_id = 'doomed')
       execute function parley_test_fail_commit()`.execute(server.database.db);
     try {
-      const res = await alice.post('/channels', { type: 'messaging', id: 'rolled-back', members: ['doomed'] });
+      const res = await alice.post('/channels', {
+        type: 'messaging',
+        id: 'rolled-back',
+        members: ['doomed'],
+      });
       expect(res.status).toBe(500);
       expect(res.body.code).toBe('INTERNAL');
       expect(JSON.stringify(res.body)).not.toContain('forced failure');
@@ -663,6 +705,8 @@ describe('events', () => {
     }
     const works = await alice.post('/channels/messaging/create-1/members', { user_ids: ['doomed'] });
     expect(works.status).toBe(200);
-    expect(eventsFor('messaging:create-1', 'member.added').at(-1)).toMatchObject({ member: { user_id: 'doomed' } });
+    expect(eventsFor('messaging:create-1', 'member.added').at(-1)).toMatchObject({
+      member: { user_id: 'doomed' },
+    });
   });
 });

@@ -1,6 +1,11 @@
 import type { ParleyEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ApiClient, createTestServer, type TestApp, type TestServer } from '../../test-support/harness.js';
+import {
+  type ApiClient,
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../test-support/harness.js';
 
 let server: TestServer;
 let app: TestApp;
@@ -10,7 +15,8 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'gina', 'hank']
 
 const eventsFor = (cid: string, type: ParleyEvent['type']) =>
   seen.filter((e) => 'cid' in e && e.cid === cid && e.type === type);
-const memberIds = (res: { body: { members: { user_id: string }[] } }) => res.body.members.map((m) => m.user_id);
+const memberIds = (res: { body: { members: { user_id: string }[] } }) =>
+  res.body.members.map((m) => m.user_id);
 const memberCount = async (path: string) => (await app.server.get(path)).body.channel.channel.member_count;
 
 beforeAll(async () => {
@@ -55,7 +61,10 @@ describe('adding and removing members', () => {
   it('refuses unknown users, writing nothing', async () => {
     const res = await c.alice!.post(`${base}/members`, { user_ids: ['frank', 'nobody'] });
     expect(res.status).toBe(404);
-    expect(res.body).toMatchObject({ code: 'USER_NOT_FOUND', details: { field: 'user_ids', user_id: 'nobody' } });
+    expect(res.body).toMatchObject({
+      code: 'USER_NOT_FOUND',
+      details: { field: 'user_ids', user_id: 'nobody' },
+    });
     expect(memberIds(await c.alice!.get(`${base}/members`))).not.toContain('frank');
     expect(await memberCount(base)).toBe(5);
   });
@@ -106,7 +115,9 @@ describe('invites', () => {
   it('an invitee can read but not send until they accept', async () => {
     const res = await c.alice!.post(`${base}/invites`, { user_ids: ['frank', 'gina'] });
     expect(res.status).toBe(200);
-    expect(res.body.members.map((m: { user_id: string; invited: boolean }) => [m.user_id, m.invited])).toEqual([
+    expect(
+      res.body.members.map((m: { user_id: string; invited: boolean }) => [m.user_id, m.invited]),
+    ).toEqual([
       ['frank', true],
       ['gina', true],
     ]);
@@ -168,7 +179,11 @@ describe('roles and bans', () => {
   const base = '/channels/team/roles';
   const cid = 'team:roles';
   beforeAll(async () => {
-    const res = await c.alice!.post('/channels', { type: 'team', id: 'roles', members: ['bob', 'carol', 'dave'] });
+    const res = await c.alice!.post('/channels', {
+      type: 'team',
+      id: 'roles',
+      members: ['bob', 'carol', 'dave'],
+    });
     expect(res.status).toBe(201);
   });
 
@@ -177,7 +192,9 @@ describe('roles and bans', () => {
     const res = await c.alice!.patch(`${base}/members/carol`, { role: 'moderator' });
     expect(res.status).toBe(200);
     expect(res.body.member).toMatchObject({ user_id: 'carol', role: 'moderator' });
-    expect(eventsFor(cid, 'member.updated').at(-1)).toMatchObject({ member: { user_id: 'carol', role: 'moderator' } });
+    expect(eventsFor(cid, 'member.updated').at(-1)).toMatchObject({
+      member: { user_id: 'carol', role: 'moderator' },
+    });
     expect((await c.carol!.patch(`${base}/members/bob`, { role: 'moderator' })).status).toBe(403);
     const invalid = await c.alice!.patch(`${base}/members/bob`, { role: 'king' });
     expect(invalid.status).toBe(400);

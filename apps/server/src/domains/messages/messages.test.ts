@@ -32,7 +32,9 @@ interface Msg {
 async function channel(id: string, extra: Record<string, unknown> = {}, type = 'messaging') {
   const res = await alice.post('/channels', { type, id, members: ['bob', 'carol'], ...extra });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
-  expect((await alice.patch(`/channels/${type}/${id}/members/carol`, { role: 'moderator' })).status).toBe(200);
+  expect((await alice.patch(`/channels/${type}/${id}/members/carol`, { role: 'moderator' })).status).toBe(
+    200,
+  );
   return `/channels/${type}/${id}`;
 }
 
@@ -56,7 +58,9 @@ beforeAll(async () => {
   await app.server.post('/users', {
     users: [{ id: 'alice' }, { id: 'bob' }, { id: 'carol' }, { id: 'eve' }, { id: 'adm', role: 'admin' }],
   });
-  [alice, bob, carol, eve, adm] = await Promise.all(['alice', 'bob', 'carol', 'eve', 'adm'].map((u) => app.as(u)));
+  [alice, bob, carol, eve, adm] = (await Promise.all(
+    ['alice', 'bob', 'carol', 'eve', 'adm'].map((u) => app.as(u)),
+  )) as [ApiClient, ApiClient, ApiClient, ApiClient, ApiClient];
   const res = await app.server.post('/channels', {
     type: 'messaging',
     id: 'general',
@@ -115,7 +119,10 @@ describe('sending messages', () => {
 
 describe('send rules', () => {
   it('refuses text over the channel type max_message_length with 400 MESSAGE_TOO_LONG', async () => {
-    const type = await app.server.post('/channel-types', { name: 'short', config: { max_message_length: 10 } });
+    const type = await app.server.post('/channel-types', {
+      name: 'short',
+      config: { max_message_length: 10 },
+    });
     expect(type.status).toBe(201);
     const path = await channel('short-1', {}, 'short');
     const res = await bob.post(`${path}/messages`, { text: 'x'.repeat(11) });
@@ -339,7 +346,12 @@ describe('get, edit and delete', () => {
     expect(msg.edited_at).toBeNull();
     const res = await bob.patch(`/messages/${msg.id}`, { text: 'final' });
     expect(res.status).toBe(200);
-    expect(res.body.message).toMatchObject({ id: msg.id, seq: msg.seq, text: 'final', custom: { mood: 'ok' } });
+    expect(res.body.message).toMatchObject({
+      id: msg.id,
+      seq: msg.seq,
+      text: 'final',
+      custom: { mood: 'ok' },
+    });
     expect(res.body.message.edited_at).not.toBeNull();
     expect(eventsOf('message.updated', msg.id)).toMatchObject([{ message: { text: 'final' } }]);
 
@@ -427,7 +439,10 @@ describe('payload validation', () => {
   it('refuses attachments with an invalid shape, naming the field', async () => {
     const cases: [unknown, string][] = [
       [[{ type: 'image', url: 'not a url' }], 'body.attachments.0.url'],
-      [[{ type: 'image', url: 'https://ok.example.com/a.png' }, { type: 'hologram' }], 'body.attachments.1.type'],
+      [
+        [{ type: 'image', url: 'https://ok.example.com/a.png' }, { type: 'hologram' }],
+        'body.attachments.1.type',
+      ],
       [[{ type: 'file', file_size: -1 }], 'body.attachments.0.file_size'],
       [['just a string'], 'body.attachments.0'],
       [{ type: 'image' }, 'body.attachments'],

@@ -1,0 +1,418 @@
+import type { ParleyEvent } from '@parley/protocol';
+import { SignJWT } from 'jose';
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ApiClient,
+  type ApiResponse,
+  apiClient,
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../apps/server/src/test-support/harness.js';
+
+/**
+ * Tenant isolation, generated from the route table (`parley.routes`): every route is called with
+ * app A's credentials against app B's resources. A route the walker has no entry for fails the
+ * test, so a new route cannot ship without being walked.
+ *
+ * Two kinds of app route:
+ * - `denied`: the URL names one of B's resources (cid, user, message, channel type). Every A
+ *   caller must get 403 or 404.
+ * - `scoped`: the URL names no resource (collections, queries, "my app"). The call acts on A's own
+ *   data, so 2xx is right, but the answer must carry nothing of B's (B's private marker, id, key).
+ * Whatever the kind: never a 5xx, and afterwards every row of B in the database is unchanged and
+ * no event of B was published.
+ */
+
+/** Every name, text and custom value of app B carries this; it must never reach an A caller. */
+const MARK = 'B-PRIVATE-7f3a';
+
+const B = {
+  owner: 'b-owner', // also exists in A (same custom id, different tenant)
+  member: 'b-member', // exists only in B
+  invitee: 'b-invitee',
+  type: 'b-secret-type', // a channel type only B has
+  rooms: [
+    { type: 'messaging', id: 'b-room' }, // a type both apps have
+    { type: 'b-secret-type', id: 'b-room-2' },
+  ],
+  messageIds: [] as string[],
+};
+
+type CallerKind = 'server' | 'user';
+interface Caller {
+  name: string;
+  kind: CallerKind;
+  client: ApiClient;
+}
+
+/** What the walker sends for one route. `acting(kind)` adds `user_id` for server callers only. */
+interface Probe {
+  /** Default `denied`. */
+  expect?: 'denied' | 'scoped';
+  body?: (kind: CallerKind) => unknown;
+  query?: (kind: CallerKind) => Record<string, string>;
+  /** Extra checks of a scoped answer (it is already checked for B's marker and ids). */
+  check?: (res: ApiResponse, kind: CallerKind) => void;
+}
+
+const acting = (kind: CallerKind, extra: Record<string, unknown> = {}) =>
+  kind === 'server' ? { ...extra, user_id: B.owner } : extra;
+const actingQuery = (kind: CallerKind): Record<string, string> =>
+  kind === 'server' ? { user_id: B.owner } : {};
+
+/** Values substituted for path parameters: each route is walked with every combination. */
+const PARAMS: Record<string, () => string[]> = {
+  user_id: () => [B.member],
+  name: () => [B.type],
+  message_id: () => B.messageIds,
+  app_id: () => [appB.id],
+};
+
+const PROBES: Record<string, Probe> = {
+  // ops and auth (public): nothing tenant-scoped to walk; dev-token is checked below.
+  'GET /health/live': {},
+  'GET /health/ready': {},
+  'GET /metrics': {},
+  'POST /auth/dev-token': {},
+  // platform admin (checked separately: app credentials never open them)
+  'POST /admin/apps': { body: () => ({ name: 'pwned' }) },
+  'GET /admin/apps': {},
+  'GET /admin/apps/:app_id': {},
+  'PATCH /admin/apps/:app_id': { body: () => ({ limits: { app_requests_per_minute: 1 } }) },
+  'POST /admin/apps/:app_id/rotate-secret': { body: () => ({}) },
+  // the caller's own app
+  'GET /app': { expect: 'scoped', check: (res) => expect(res.body.app.id).toBe(appA.id) },
+  'PATCH /app': {
+    expect: 'scoped',
+    body: () => ({ settings: { search_language: 'english' } }),
+    check: (res) => expect(res.body.app.id).toBe(appA.id),
+  },
+  // users
+  'POST /users': { expect: 'scoped', body: () => ({ users: [{ id: B.member, name: 'made by A' }] }) },
+  'PATCH /users': { body: () => ({ users: [{ id: B.member, set: { name: 'pwned' } }] }) },
+  'POST /users/query': {
+    expect: 'scoped',
+    body: () => ({ filter: { id: { $in: [B.owner, B.member, B.invitee] } }, include_deleted: true }),
+  },
+  'GET /users/:user_id': {},
+  'DELETE /users/:user_id': { query: () => ({ hard: 'true' }) },
+  'POST /users/:user_id/revoke-tokens': { body: () => ({}) },
+  // channel types
+  'GET /channel-types': { expect: 'scoped' },
+  'GET /channel-types/:name': {},
+  'POST /channel-types': { expect: 'scoped', body: () => ({ name: B.type, config: {} }) },
+  'PATCH /channel-types/:name': { body: () => ({ config: { max_message_length: 1 } }) },
+  'DELETE /channel-types/:name': {},
+  // channels
+  'POST /channels': {
+    expect: 'scoped',
+    body: (kind) => ({
+      type: 'messaging',
+      id: 'b-room',
+      members: [B.owner],
+      ...(kind === 'server' ? { created_by: B.owner } : {}),
+    }),
+  },
+  'POST /channels/query': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { filter: { cid: { $in: B.rooms.map((r) => `${r.type}:${r.id}`) } } }),
+  },
+  'GET /channels/:type/:id': { query: actingQuery },
+  'PUT /channels/:type/:id': { body: (kind) => acting(kind, { name: 'pwned', frozen: true }) },
+  'PATCH /channels/:type/:id': { body: (kind) => acting(kind, { set: { name: 'pwned' }, unset: ['custom'] }) },
+  'POST /channels/:type/:id/truncate': { body: (kind) => acting(kind, { hard: true }) },
+  'POST /channels/:type/:id/hide': { body: (kind) => acting(kind, { clear_history: true }) },
+  'POST /channels/:type/:id/show': { body: (kind) => acting(kind) },
+  'DELETE /channels/:type/:id': { query: actingQuery },
+  // members
+  'GET /channels/:type/:id/members': { query: actingQuery },
+  'POST /channels/:type/:id/members': { body: (kind) => acting(kind, { user_ids: [B.owner] }) },
+  'POST /channels/:type/:id/members/remove': { body: (kind) => acting(kind, { user_ids: [B.member] }) },
+  'PATCH /channels/:type/:id/members/:user_id': { body: (kind) => acting(kind, { banned: true }) },
+  'POST /channels/:type/:id/invites': { body: (kind) => acting(kind, { user_ids: [B.owner] }) },
+  'POST /channels/:type/:id/invites/accept': { body: (kind) => acting(kind) },
+  'POST /channels/:type/:id/invites/reject': { body: (kind) => acting(kind) },
+  // messages
+  'POST /channels/:type/:id/messages': { body: (kind) => acting(kind, { text: 'pwned' }) },
+  'GET /channels/:type/:id/messages': { query: actingQuery },
+  'GET /messages/:message_id': { query: actingQuery },
+  'PATCH /messages/:message_id': { body: (kind) => acting(kind, { text: 'pwned' }) },
+  'DELETE /messages/:message_id': { query: (kind) => ({ ...actingQuery(kind), hard: 'true' }) },
+  // read state
+  'POST /channels/:type/:id/read': {
+    body: (kind) => acting(kind, { message_id: B.messageIds[B.messageIds.length - 1] }),
+  },
+  'POST /channels/read': { expect: 'scoped', body: (kind) => acting(kind) },
+  'GET /unread': { expect: 'scoped', query: actingQuery },
+};
+
+let server: TestServer;
+let appA: TestApp;
+let appB: TestApp;
+let callersA: Caller[];
+const eventsOfB: ParleyEvent[] = [];
+
+async function signed(secret: string, claims: Record<string, unknown>) {
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setIssuedAt()
+    .sign(new TextEncoder().encode(secret));
+}
+
+function ok(res: ApiResponse, what: string) {
+  expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBeGreaterThanOrEqual(200);
+  expect(res.status, `${what}: ${JSON.stringify(res.body)}`).toBeLessThan(300);
+  return res;
+}
+
+/** Every row of app B, in every table that has an app_id column (new tables are covered too). */
+async function snapshotOfB(): Promise<Record<string, string[]>> {
+  const db = server.database.db;
+  const tables = await sql<{ table_name: string }>`
+    select distinct table_name from information_schema.columns
+    where column_name = 'app_id' and table_schema = current_schema()
+    order by table_name`.execute(db);
+  const snapshot: Record<string, string[]> = {};
+  for (const { table_name } of tables.rows) {
+    const rows = await sql<Record<string, unknown>>`
+      select * from ${sql.table(table_name)} where app_id = ${appB.id}`.execute(db);
+    snapshot[table_name] = rows.rows.map((r) => JSON.stringify(r)).sort();
+  }
+  const app = await sql<Record<string, unknown>>`select * from apps where id = ${appB.id}`.execute(db);
+  snapshot.apps = app.rows.map((r) => JSON.stringify(r));
+  return snapshot;
+}
+
+/** Expands a route URL into concrete paths on B's resources. */
+function pathsFor(url: string): string[] {
+  let paths = [url];
+  if (url.includes(':type/:id')) {
+    paths = paths.flatMap((p) => B.rooms.map((r) => p.replace(':type/:id', `${r.type}/${r.id}`)));
+  }
+  for (const name of url.match(/:(\w+)/g)?.map((m) => m.slice(1)) ?? []) {
+    if (name === 'type' || name === 'id') continue;
+    const values = PARAMS[name];
+    if (!values) throw new Error(`the walker has no value for path parameter :${name} of ${url}`);
+    paths = paths.flatMap((p) => values().map((v) => p.replace(`:${name}`, encodeURIComponent(v))));
+  }
+  return paths;
+}
+
+function withQuery(path: string, query: Record<string, string> | undefined) {
+  const qs = new URLSearchParams(query ?? {}).toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+function expectNoLeak(res: ApiResponse, what: string) {
+  const text = JSON.stringify(res.body ?? '');
+  for (const secret of [MARK, appB.id, appB.apiKey, appB.secret]) {
+    expect(text.includes(secret), `${what} leaked ${secret}: ${text}`).toBe(false);
+  }
+}
+
+beforeAll(async () => {
+  server = await createTestServer();
+  appA = await server.createApp('tenant-a');
+  appB = await server.createApp('tenant-b');
+  server.parley.bus.subscribe((e) => {
+    if (e.app_id === appB.id) eventsOfB.push(e);
+  });
+
+  // App B: users, a private channel type, two channels with members, messages, an invite, read state.
+  const b = appB.server;
+  ok(
+    await b.post('/users', {
+      users: [B.owner, B.member, B.invitee].map((id) => ({ id, name: `${MARK} ${id}`, custom: { s: MARK } })),
+    }),
+    'B users',
+  );
+  ok(
+    await b.post('/channel-types', {
+      name: B.type,
+      config: { max_message_length: 4321, commands: [`${MARK}-cmd`] },
+    }),
+    'B type',
+  );
+  for (const room of B.rooms) {
+    ok(
+      await b.post('/channels', {
+        ...room,
+        name: `${MARK} ${room.id}`,
+        custom: { s: MARK },
+        members: [B.owner, B.member],
+        created_by: B.owner,
+      }),
+      'B channel',
+    );
+    const path = `/channels/${room.type}/${room.id}`;
+    ok(await b.post(`${path}/invites`, { user_ids: [B.invitee], user_id: B.owner }), 'B invite');
+    for (const user_id of [B.owner, B.member]) {
+      const sent = ok(await b.post(`${path}/messages`, { text: `${MARK} from ${user_id}`, user_id }), 'B send');
+      B.messageIds.push(sent.body.message.id);
+    }
+    ok(await b.post(`${path}/read`, { user_id: B.member }), 'B read');
+  }
+
+  // App A: an admin user, a user with the same custom id as B's owner, and a channel of its own.
+  ok(
+    await appA.server.post('/users', {
+      users: [
+        { id: 'a-admin', role: 'admin', name: 'A admin' },
+        { id: B.owner, name: 'A twin of b-owner' },
+      ],
+    }),
+    'A users',
+  );
+  ok(
+    await appA.server.post('/channels', {
+      type: 'messaging',
+      id: 'a-room',
+      members: ['a-admin', B.owner],
+      created_by: 'a-admin',
+    }),
+    'A channel',
+  );
+  const bearer = (token: string) => apiClient(server.parley, { 'x-api-key': appA.apiKey, authorization: `Bearer ${token}` });
+  callersA = [
+    { name: 'A server (Secret)', kind: 'server', client: appA.server },
+    { name: 'A server (server JWT)', kind: 'server', client: bearer(await signed(appA.secret, { server: true })) },
+    { name: 'A admin user', kind: 'user', client: await appA.as('a-admin') },
+    { name: 'A user with B owner’s id', kind: 'user', client: await appA.as(B.owner) },
+  ];
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('tenant isolation: every route, app A against app B', () => {
+  it('has a probe for every route and a route for every probe', () => {
+    const keys = server.parley.routes.map((r) => `${r.method} ${r.url}`);
+    const unwalked = keys.filter((k) => !PROBES[k]);
+    expect(unwalked, 'routes the tenant walk does not know: add a probe in test/tenant-isolation.test.ts').toEqual(
+      [],
+    );
+    expect(Object.keys(PROBES).filter((k) => !keys.includes(k)), 'probes for routes that no longer exist').toEqual([]);
+    for (const route of server.parley.routes) pathsFor(route.url); // every path parameter has values
+  });
+
+  it('answers 403/404 for B’s resources and only A’s data otherwise, never a 5xx, and B is unchanged', async () => {
+    const before = await snapshotOfB();
+    // The snapshot really holds B's data (an empty one would prove nothing).
+    expect(before.users).toHaveLength(3);
+    expect(before.channels).toHaveLength(2);
+    expect(before.members).toHaveLength(6);
+    expect(before.messages).toHaveLength(4);
+    expect(before.channel_types!.length).toBeGreaterThan(4);
+    const eventsBefore = eventsOfB.length;
+    const appRoutes = server.parley.routes.filter((r) => r.auth === 'app' || r.auth === 'server');
+    expect(appRoutes.length).toBeGreaterThan(30);
+    // Denied routes first: scoped ones write to A (e.g. a user with B's id) and must not mask them.
+    const ordered = [
+      ...appRoutes.filter((r) => (PROBES[`${r.method} ${r.url}`]!.expect ?? 'denied') === 'denied'),
+      ...appRoutes.filter((r) => PROBES[`${r.method} ${r.url}`]!.expect === 'scoped'),
+    ];
+    const failures: string[] = [];
+    let calls = 0;
+    for (const route of ordered) {
+      const probe = PROBES[`${route.method} ${route.url}`]!;
+      const callers = callersA.filter((c) => route.auth === 'app' || c.kind === 'server');
+      for (const path of pathsFor(route.url)) {
+        for (const caller of callers) {
+          const url = withQuery(path, probe.query?.(caller.kind));
+          const body = probe.body?.(caller.kind);
+          const res = await caller.client.request(route.method, url, body);
+          calls++;
+          const what = `${caller.name}: ${route.method} ${url} → ${res.status} ${JSON.stringify(res.body)}`;
+          if (res.status >= 500) failures.push(`5xx: ${what}`);
+          else if ((probe.expect ?? 'denied') === 'denied' && res.status !== 403 && res.status !== 404)
+            failures.push(`not denied: ${what}`);
+          else if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string'))
+            failures.push(`error without {code, message}: ${what}`);
+          try {
+            expectNoLeak(res, what);
+            if (probe.check && res.status < 300) probe.check(res, caller.kind);
+          } catch (error) {
+            failures.push((error as Error).message);
+          }
+        }
+      }
+    }
+    expect(failures).toEqual([]);
+    expect(calls).toBeGreaterThan(150);
+    expect(await snapshotOfB()).toEqual(before);
+    expect(eventsOfB.slice(eventsBefore)).toEqual([]);
+  });
+
+  it('never opens admin routes to app credentials, even with B’s app id in the path', async () => {
+    const adminRoutes = server.parley.routes.filter((r) => r.auth === 'admin');
+    expect(adminRoutes.length).toBeGreaterThan(0);
+    const before = await snapshotOfB();
+    for (const route of adminRoutes) {
+      const probe = PROBES[`${route.method} ${route.url}`]!;
+      for (const path of pathsFor(route.url)) {
+        for (const caller of callersA) {
+          const res = await caller.client.request(route.method, path, probe.body?.(caller.kind));
+          expect(res.status, `${caller.name}: ${route.method} ${path}`).toBe(401);
+          expect(res.body.code).toBe('AUTH_ADMIN_TOKEN_INVALID');
+        }
+        // A's api secret is not an admin token either.
+        const res = await caller(appA.apiKey, { 'x-admin-token': appA.secret }).request(
+          route.method,
+          path,
+          probe.body?.('server'),
+        );
+        expect(res.status).toBe(401);
+      }
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it('does not mint dev tokens for another app’s users through A’s api key', async () => {
+    const res = await caller(appA.apiKey, {}).post('/auth/dev-token', { user_id: B.owner });
+    expect(res.status).toBe(403);
+    expect(res.body.code).toBe('DEV_TOKENS_DISABLED');
+  });
+});
+
+function caller(apiKey: string, headers: Record<string, string>) {
+  return apiClient(server.parley, { 'x-api-key': apiKey, ...headers });
+}
+
+describe('cross-app credentials', () => {
+  it('rejects A’s api key with B’s secret', async () => {
+    const res = await caller(appA.apiKey, { authorization: `Secret ${appB.secret}` }).get('/app');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('AUTH_SECRET_INVALID');
+    const users = await caller(appA.apiKey, { authorization: `Secret ${appB.secret}` }).post('/users/query', {});
+    expect(users.status).toBe(401);
+  });
+
+  it('rejects a user token signed by B’s secret sent with A’s api key', async () => {
+    const token = await signed(appB.secret, { user_id: B.owner });
+    const res = await caller(appA.apiKey, { authorization: `Bearer ${token}` }).get('/channels/messaging/a-room');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('AUTH_TOKEN_INVALID');
+    // The same token is fine with B's own key: the rejection is about the app, not the token.
+    const own = await caller(appB.apiKey, { authorization: `Bearer ${token}` }).get('/channels/messaging/b-room');
+    expect(own.status).toBe(200);
+  });
+
+  it('rejects a server token signed by B’s secret sent with A’s api key', async () => {
+    const token = await signed(appB.secret, { server: true });
+    const res = await caller(appA.apiKey, { authorization: `Bearer ${token}` }).get('/app');
+    expect(res.status).toBe(401);
+    expect(res.body.code).toBe('AUTH_TOKEN_INVALID');
+  });
+
+  it('rejects B’s api key with A’s secret and A’s tokens', async () => {
+    const secret = await caller(appB.apiKey, { authorization: `Secret ${appA.secret}` }).get('/app');
+    expect(secret.status).toBe(401);
+    const token = await appA.token('a-admin');
+    const bearer = await caller(appB.apiKey, { authorization: `Bearer ${token}` }).get('/users/b-member');
+    expect(bearer.status).toBe(401);
+    expect(JSON.stringify(bearer.body)).not.toContain(MARK);
+  });
+});
