@@ -1,6 +1,5 @@
 import type { ParleyEvent } from '@parley/protocol';
 import { SignJWT } from 'jose';
-import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApiClient,
@@ -10,6 +9,7 @@ import {
   type TestApp,
   type TestServer,
 } from '../apps/server/src/test-support/harness.js';
+import { snapshotOfApp } from './support/db-snapshot.js';
 
 /**
  * Tenant isolation, generated from the route table (`parley.routes`): every route is called with
@@ -168,22 +168,7 @@ function ok(res: ApiResponse, what: string) {
 }
 
 /** Every row of app B, in every table that has an app_id column (new tables are covered too). */
-async function snapshotOfB(): Promise<Record<string, string[]>> {
-  const db = server.database.db;
-  const tables = await sql<{ table_name: string }>`
-    select distinct table_name from information_schema.columns
-    where column_name = 'app_id' and table_schema = current_schema()
-    order by table_name`.execute(db);
-  const snapshot: Record<string, string[]> = {};
-  for (const { table_name } of tables.rows) {
-    const rows = await sql<Record<string, unknown>>`
-      select * from ${sql.table(table_name)} where app_id = ${appB.id}`.execute(db);
-    snapshot[table_name] = rows.rows.map((r) => JSON.stringify(r)).sort();
-  }
-  const app = await sql<Record<string, unknown>>`select * from apps where id = ${appB.id}`.execute(db);
-  snapshot.apps = app.rows.map((r) => JSON.stringify(r));
-  return snapshot;
-}
+const snapshotOfB = () => snapshotOfApp(server.database.db, appB.id);
 
 /** Expands a route URL into concrete paths on B's resources. */
 function pathsFor(url: string): string[] {

@@ -32,7 +32,7 @@ import type { Config } from './platform/config.js';
 import type { DatabaseHandle } from './platform/db.js';
 import { AppError } from './platform/errors.js';
 import { EventBus } from './platform/events.js';
-import { installErrorHandling } from './platform/http.js';
+import { frameworkErrors, installBodyRules, installErrorHandling } from './platform/http.js';
 import { constantTimeEqual, sha256 } from './platform/ids.js';
 import { appLimits } from './platform/limits.js';
 import type { Logger } from './platform/logger.js';
@@ -121,10 +121,12 @@ export async function buildServer(
       (req.headers['x-request-id'] as string | undefined)?.slice(0, 100) || crypto.randomUUID(),
     ajv: { customOptions: { coerceTypes: false } },
     routerOptions: { maxParamLength: 300 },
+    frameworkErrors: frameworkErrors(logger),
   }).withTypeProvider<ZodTypeProvider>();
   http.setValidatorCompiler(validatorCompiler);
   http.setSerializerCompiler(serializerCompiler);
   installErrorHandling(http, logger);
+  installBodyRules(http);
 
   http.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];

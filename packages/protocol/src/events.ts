@@ -24,6 +24,10 @@ export const EventMap = {
   'member.added': z.object({ cid: Cid, member: Member }),
   'member.updated': z.object({ cid: Cid, member: Member }),
   'member.removed': z.object({ cid: Cid, user_id: UserId }),
+  /** To the added user's private channel (chat:user:{id}), alongside member.added on the channel. */
+  'notification.added_to_channel': z.object({ cid: Cid, member: Member }),
+  /** To the removed user's private channel, alongside member.removed on the channel. */
+  'notification.removed_from_channel': z.object({ cid: Cid, user_id: UserId }),
   'notification.invited': z.object({ cid: Cid, member: Member }),
   'notification.invite_accepted': z.object({ cid: Cid, member: Member }),
   'notification.invite_rejected': z.object({ cid: Cid, member: Member }),

@@ -18,11 +18,15 @@ function encodeCommands(...commands: Record<string, unknown>[]): Buffer {
   return Buffer.from(writer.finish());
 }
 
+/** A decoded reply: deeply dynamic, read field by field by the assertions. */
+// biome-ignore lint/suspicious/noExplicitAny: the shape is whatever the wire held
+type Wire = any;
+
 /** Every delimited Reply of a frame, as plain objects with byte fields still bytes. */
-function decodeReplies(frame: string | Buffer): Record<string, any>[] {
+function decodeReplies(frame: string | Buffer): Wire[] {
   expect(Buffer.isBuffer(frame)).toBe(true);
   const reader = protobuf.Reader.create(frame as Buffer);
-  const replies: Record<string, any>[] = [];
+  const replies: Wire[] = [];
   while (reader.pos < reader.len)
     replies.push(Reply.toObject(Reply.decodeDelimited(reader), { longs: Number }));
   return replies;
@@ -250,7 +254,7 @@ describe('protobuf codec: replies and pushes', () => {
       was_recovering: true,
       recovered: true,
     });
-    expect(subscribe.subscribe.publications.map((p: any) => [JSON.parse(text(p.data)), p.offset])).toEqual([
+    expect(subscribe.subscribe.publications.map((p: Wire) => [JSON.parse(text(p.data)), p.offset])).toEqual([
       [{ n: 6 }, 6],
       [{ n: 7 }, 7],
     ]);

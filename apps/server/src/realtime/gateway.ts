@@ -491,13 +491,7 @@ export class Gateway {
     if (session.subs.size >= this.options.maxSubscriptionsPerConnection) {
       throw GatewayError.reply(ErrorCode.LIMIT_EXCEEDED, 'too many subscriptions');
     }
-    if (
-      request.recover &&
-      request.offset !== undefined &&
-      (!Number.isInteger(request.offset) || request.offset < 0)
-    ) {
-      throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'offset must be a non-negative integer');
-    }
+    if (request.recover) requirePosition(request.offset, request.epoch);
     const grant = await this.authorizer.subscribe(session, channel);
     if (session.phase === 'closed') return REPLIED;
     const key = brokerKey(session.appId, channel);
@@ -639,9 +633,9 @@ export class Gateway {
     const sub = this.requireSubscribed(session, requireChannel(request));
     const limit = request.limit ?? 0;
     if (!Number.isInteger(limit) || limit < -1) throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'bad limit');
-    const since = request.since
-      ? { offset: request.since.offset ?? 0, epoch: request.since.epoch ?? '' }
-      : undefined;
+    if (request.since !== undefined && (typeof request.since !== 'object' || Array.isArray(request.since)))
+      throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'bad since');
+    const since = request.since ? requirePosition(request.since.offset, request.since.epoch) : undefined;
     if (request.reverse && since && since.offset === 0)
       throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'bad since');
     try {
@@ -823,6 +817,15 @@ function requireChannel(request: { channel?: unknown } | undefined): string {
     throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'bad channel');
   }
   return channel;
+}
+
+/** A client's stream position: offset a non-negative safe integer, epoch a string; else 107. */
+function requirePosition(offset: unknown, epoch: unknown): StreamPosition {
+  if (offset !== undefined && (!Number.isSafeInteger(offset) || (offset as number) < 0))
+    throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'offset must be a non-negative integer');
+  if (epoch !== undefined && typeof epoch !== 'string')
+    throw GatewayError.reply(ErrorCode.BAD_REQUEST, 'epoch must be a string');
+  return { offset: (offset as number | undefined) ?? 0, epoch: (epoch as string | undefined) ?? '' };
 }
 
 function wirePublication(p: Publication): Reply {

@@ -26,6 +26,8 @@ let mallory: string;
 let bob: Centrifuge;
 
 const CHANNEL = 'chat:channel:messaging:fuzz';
+/** Stands for mallory's valid token in generated frames (the token exists only once the app does). */
+const MALLORY = '__MALLORY_TOKEN__';
 /** Id of the ping sent after the fuzz frames: its reply (or a close) means they were all handled. */
 const SENTINEL = 987_654_321;
 
@@ -101,7 +103,7 @@ const position = fc.record(
 const methodParams: Record<string, fc.Arbitrary<unknown>> = {
   connect: fc.record(
     {
-      token: fc.oneof(fc.constant(mallory), fc.string({ maxLength: 30 }), garbage),
+      token: fc.oneof(fc.constant(MALLORY), fc.string({ maxLength: 30 }), garbage),
       data: garbage,
       name: garbage,
     },
@@ -152,7 +154,7 @@ const methodParams: Record<string, fc.Arbitrary<unknown>> = {
     },
     { requiredKeys: [] },
   ),
-  refresh: fc.record({ token: fc.oneof(fc.constant(mallory), fc.string(), garbage) }, { requiredKeys: [] }),
+  refresh: fc.record({ token: fc.oneof(fc.constant(MALLORY), fc.string(), garbage) }, { requiredKeys: [] }),
   sub_refresh: fc.record({ channel, token: garbage }, { requiredKeys: [] }),
 };
 const methodName = fc.constantFrom(...Object.keys(methodParams));
@@ -236,7 +238,7 @@ async function fuzzOne(frames: Outgoing[], connectFirst: boolean) {
     if (connectFirst) expect((await client.connect(mallory)).error).toBeUndefined();
     for (const f of frames) {
       if (client.closeEvent) break;
-      client.send('binary' in f ? Buffer.from(f.binary) : f.text);
+      client.send('binary' in f ? Buffer.from(f.binary) : f.text.replaceAll(MALLORY, mallory));
     }
     if (!client.closeEvent) client.send(JSON.stringify({ id: SENTINEL, ping: {} }));
     // Every frame was handled once the sentinel is answered or the connection is closed.
@@ -304,4 +306,33 @@ describe('fuzzing the gateway', () => {
     expect(interruptions).toBe(0);
     expect(bob.state).toBe('connected');
   }, 60_000);
+});
+
+describe('frames found by fuzzing', () => {
+  // Each once closed the connection with 3004 (a handler threw on input it should have rejected):
+  // uuid and NUL-byte casts in SQL, offsets beyond 2^53 in Redis stream ids.
+  const cases: [string, unknown, number][] = [
+    ['history', { channel: CHANNEL, limit: 10, since: { offset: 1e308 } }, 107],
+    ['history', { channel: CHANNEL, limit: 3, reverse: true, since: { offset: 2 ** 64 } }, 107],
+    ['history', { channel: CHANNEL, limit: 3, since: { offset: 'abc', epoch: 5 } }, 107],
+    ['history', { channel: CHANNEL, limit: 3, since: { offset: 1.5, epoch: '' } }, 107],
+    ['history', { channel: CHANNEL, limit: 3, since: 'x' }, 107],
+    ['rpc', { method: 'mark_read', data: { cid: 'messaging:fuzz', message_id: 'not-a-uuid' } }, 400],
+    ['rpc', { method: 'mark_read', data: { cid: 'messaging:fuzz\u0000' } }, 400],
+    ['rpc', { method: 'typing.start', data: { cid: 'a\u0000b:c' } }, 400],
+    ['subscribe', { channel: 'chat:user:mallory', recover: true, offset: 1e308, epoch: 'e' }, 107],
+    ['subscribe', { channel: 'chat:user:mallory', recover: true, offset: 1, epoch: {} }, 107],
+  ];
+  it.each(cases)('%s %j is answered with error %i', async (method, params, code) => {
+    const client = await RawClient.open(url);
+    try {
+      expect((await client.connect(mallory)).error).toBeUndefined();
+      expect((await client.command('subscribe', { channel: CHANNEL })).error).toBeUndefined();
+      const reply = await client.command(method, params);
+      expect(reply.error?.code).toBe(code);
+      expect((await client.command('ping', {})).ping).toEqual({});
+    } finally {
+      client.close();
+    }
+  });
 });

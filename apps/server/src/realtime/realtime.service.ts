@@ -1,4 +1,4 @@
-import type { ParleyEvent } from '@parley/protocol';
+import { Cid, MarkReadBody, type ParleyEvent } from '@parley/protocol';
 import { decodeJwt } from 'jose';
 import { membersRepository } from '../domains/members/members.repository.js';
 import { usersRepository } from '../domains/users/users.repository.js';
@@ -169,7 +169,8 @@ export class RealtimeService {
   private async rpc(session: SessionView, method: string, data: unknown): Promise<unknown> {
     const ctx = await this.contextOf(session);
     const params = (typeof data === 'object' && data !== null ? data : {}) as Record<string, unknown>;
-    const cid = typeof params.cid === 'string' ? params.cid : undefined;
+    // rpc data bypasses the REST schemas: check what reaches SQL the same way (else a 3004).
+    const cid = Cid.safeParse(params.cid).success ? (params.cid as string) : undefined;
     try {
       switch (method) {
         case 'typing.start':
@@ -181,6 +182,10 @@ export class RealtimeService {
         }
         case 'mark_read': {
           if (!cid) throw new AppError('VALIDATION_FAILED', 'cid is required', { field: 'cid' });
+          if (!MarkReadBody.shape.message_id.safeParse(params.message_id).success)
+            throw new AppError('VALIDATION_FAILED', 'message_id must be a message id', {
+              field: 'message_id',
+            });
           const messageId = typeof params.message_id === 'string' ? params.message_id : undefined;
           return await this.services.reads.markRead(ctx, cid, { ...(messageId ? { messageId } : {}) });
         }

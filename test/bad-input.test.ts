@@ -1,0 +1,387 @@
+import { sql } from 'kysely';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { toHttpError } from '../apps/server/src/platform/http.js';
+import { createLogger } from '../apps/server/src/platform/logger.js';
+import {
+  ADMIN_TOKEN,
+  type ApiResponse,
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../apps/server/src/test-support/harness.js';
+import { rowCounts, snapshotOfApp } from './support/db-snapshot.js';
+
+/**
+ * Bad input on every route, generated from the route table: broken JSON, non-object bodies,
+ * unknown fields, other media types, oversize bodies and malformed ids are all 4xx with
+ * `{ code, message, details }`: never a 500, and never a write.
+ */
+
+const BODY_LIMIT = 4096;
+
+/**
+ * A body each write route accepts at the schema level. The tests add one thing wrong to it, so a
+ * failure names that thing. A write route without an entry fails the coverage test.
+ */
+const VALID_BODIES: Record<string, unknown> = {
+  'POST /admin/apps': { name: 'bad-input-new' },
+  'PATCH /admin/apps/:app_id': { webhook_url: null },
+  'POST /admin/apps/:app_id/rotate-secret': { grace_period_seconds: 0 },
+  'PATCH /app': { settings: { search_language: 'english' } },
+  'POST /auth/dev-token': { user_id: 'u1' },
+  'POST /users': { users: [{ id: 'u9', name: 'New' }] },
+  'PATCH /users': { users: [{ id: 'u1', set: { name: 'x' } }] },
+  'POST /users/query': { filter: {} },
+  'POST /users/:user_id/revoke-tokens': {},
+  'POST /channel-types': { name: 'new-type', config: {} },
+  'PATCH /channel-types/:name': { config: { typing_events: false } },
+  'POST /channels': { type: 'messaging', id: 'new', created_by: 'u1', members: ['u2'] },
+  'POST /channels/query': { filter: {} },
+  'PUT /channels/:type/:id': { name: 'x', user_id: 'u1' },
+  'PATCH /channels/:type/:id': { set: { name: 'x' }, user_id: 'u1' },
+  'POST /channels/:type/:id/truncate': { hard: true, user_id: 'u1' },
+  'POST /channels/:type/:id/hide': { user_id: 'u1' },
+  'POST /channels/:type/:id/show': { user_id: 'u1' },
+  'POST /channels/:type/:id/members': { user_ids: ['u3'], user_id: 'u1' },
+  'POST /channels/:type/:id/members/remove': { user_ids: ['u2'], user_id: 'u1' },
+  'PATCH /channels/:type/:id/members/:user_id': { role: 'moderator', user_id: 'u1' },
+  'POST /channels/:type/:id/invites': { user_ids: ['u3'], user_id: 'u1' },
+  'POST /channels/:type/:id/invites/accept': { user_id: 'u2' },
+  'POST /channels/:type/:id/invites/reject': { user_id: 'u2' },
+  'POST /channels/:type/:id/messages': { text: 'hello', user_id: 'u1' },
+  'PATCH /messages/:message_id': { text: 'edited', user_id: 'u1' },
+  'POST /channels/:type/:id/read': { user_id: 'u1' },
+  'POST /channels/read': { user_id: 'u1' },
+};
+
+let server: TestServer;
+let app: TestApp;
+let messageId: string;
+let writeRoutes: { method: string; url: string; auth: string }[];
+
+const key = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
+
+function pathOf(url: string) {
+  return url
+    .replace(':app_id', app.id)
+    .replace(':type/:id', 'messaging/c1')
+    .replace(':user_id', 'u2')
+    .replace(':name', 'custom-t')
+    .replace(':message_id', messageId);
+}
+
+function headersFor(auth: string): Record<string, string> {
+  if (auth === 'admin') return { 'x-admin-token': ADMIN_TOKEN };
+  if (auth === 'public') return { 'x-api-key': app.apiKey };
+  return { 'x-api-key': app.apiKey, authorization: `Secret ${app.secret}` };
+}
+
+/** One raw request: the payload is sent as given, with the given content-type. */
+async function raw(
+  route: { method: string; auth: string },
+  path: string,
+  payload?: string,
+  contentType: string | undefined = 'application/json',
+): Promise<ApiResponse> {
+  const res = await server.parley.http.inject({
+    method: route.method as 'POST',
+    url: path,
+    headers: { ...headersFor(route.auth), ...(contentType ? { 'content-type': contentType } : {}) },
+    ...(payload !== undefined ? { payload } : {}),
+  });
+  let body: any;
+  try {
+    body = JSON.parse(res.body);
+  } catch {
+    body = res.body;
+  }
+  return { status: res.statusCode, body, headers: res.headers };
+}
+
+/** Collects every mismatch, so one run reports all routes that misbehave. */
+function checker() {
+  const failures: string[] = [];
+  return {
+    failures,
+    expect(what: string, res: ApiResponse, status: number, code?: string, extra?: (res: ApiResponse) => string | undefined) {
+      const shape =
+        typeof res.body === 'object' && typeof res.body?.code === 'string' && typeof res.body?.message === 'string';
+      const problem =
+        res.status !== status
+          ? `status ${res.status}, expected ${status}`
+          : !shape
+            ? 'body is not { code, message }'
+            : code && res.body.code !== code
+              ? `code ${res.body.code}, expected ${code}`
+              : extra?.(res);
+      if (problem) failures.push(`${what}: ${problem} — ${JSON.stringify(res.body).slice(0, 300)}`);
+    },
+  };
+}
+
+beforeAll(async () => {
+  server = await createTestServer({ BODY_LIMIT_BYTES: String(BODY_LIMIT) });
+  app = await server.createApp('bad-input');
+  const admin = await server.parley.http.inject({
+    method: 'PATCH',
+    url: `/admin/apps/${app.id}`,
+    headers: { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' },
+    payload: JSON.stringify({ settings: { dev_tokens: true } }),
+  });
+  expect(admin.statusCode).toBe(200);
+  expect((await app.server.post('/users', { users: [{ id: 'u1' }, { id: 'u2' }, { id: 'u3' }] })).status).toBe(200);
+  expect(
+    (await app.server.post('/channels', { type: 'messaging', id: 'c1', members: ['u2'], created_by: 'u1' })).status,
+  ).toBe(201);
+  expect((await app.server.post('/channel-types', { name: 'custom-t' })).status).toBe(201);
+  const sent = await app.server.post('/channels/messaging/c1/messages', { text: 'first', user_id: 'u1' });
+  expect(sent.status).toBe(201);
+  messageId = sent.body.message.id;
+  writeRoutes = server.parley.routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method));
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('bad input on every write route', () => {
+  let countsBefore: Record<string, number>;
+  let appBefore: Record<string, string[]>;
+  beforeAll(async () => {
+    countsBefore = await rowCounts(server.database.db);
+    appBefore = await snapshotOfApp(server.database.db, app.id);
+  });
+
+  it('has a valid body for every write route (and none for routes that are gone)', () => {
+    expect(writeRoutes.length).toBeGreaterThan(20);
+    expect(writeRoutes.filter((r) => !(key(r) in VALID_BODIES)).map(key)).toEqual([]);
+    const keys = writeRoutes.map(key);
+    expect(Object.keys(VALID_BODIES).filter((k) => !keys.includes(k))).toEqual([]);
+  });
+
+  it('answers invalid JSON with 400 INVALID_JSON', async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      const path = pathOf(route.url);
+      for (const payload of ['{"a":', '{a: 1}', "{'a': 1}", '{"a": 1,}', 'nope', '{"a": 1}}']) {
+        c.expect(`${key(route)} ${payload}`, await raw(route, path, payload), 400, 'INVALID_JSON');
+      }
+      c.expect(`${key(route)} empty body`, await raw(route, path, ''), 400, 'INVALID_JSON');
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it('answers a JSON value that is not an object with 400 VALIDATION_FAILED', async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      for (const payload of ['[]', `[${JSON.stringify(VALID_BODIES[key(route)])}]`, '"text"', '42', 'true', 'null']) {
+        c.expect(`${key(route)} ${payload}`, await raw(route, pathOf(route.url), payload), 400, 'VALIDATION_FAILED');
+      }
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it('names an unknown field in details.field (400 VALIDATION_FAILED)', async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      const body = { ...(VALID_BODIES[key(route)] as object), zz_unknown: 1 };
+      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) => {
+        if (res.body.details?.field !== 'body.zz_unknown') return `details.field is ${res.body.details?.field}`;
+        // The valid body really is valid: the unknown field is the only problem.
+        if (res.body.details?.issues?.length !== 1) return `more than one issue: ${JSON.stringify(res.body.details)}`;
+      });
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it('answers other media types with 415 UNSUPPORTED_MEDIA_TYPE', async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      const path = pathOf(route.url);
+      const json = JSON.stringify(VALID_BODIES[key(route)]);
+      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+        c.expect(`${key(route)} ${type}`, await raw(route, path, json, type), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      }
+      c.expect(`${key(route)} no content-type`, await raw(route, path, json, undefined), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it(`answers a body over BODY_LIMIT_BYTES (${BODY_LIMIT}) with 413 PAYLOAD_TOO_LARGE`, async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      const body = { ...(VALID_BODIES[key(route)] as object), padding: 'x'.repeat(BODY_LIMIT) };
+      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 413, 'PAYLOAD_TOO_LARGE');
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it('refuses text holding U+0000 (PostgreSQL cannot store it) with 400, naming the field', async () => {
+    const c = checker();
+    for (const route of writeRoutes) {
+      const body = { ...(VALID_BODIES[key(route)] as object), nul: 'a\u0000b' };
+      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) =>
+        res.body.details?.field === 'body.nul' ? undefined : `details.field is ${res.body.details?.field}`,
+      );
+    }
+    // Inside nested values too: a message text, custom data, a filter, a partial update.
+    const cases: [string, string, unknown, string][] = [
+      ['POST', '/channels/messaging/c1/messages', { text: 'hi\u0000', user_id: 'u1' }, 'body.text'],
+      ['POST', '/users', { users: [{ id: 'u1', custom: { k: ['\u0000'] } }] }, 'body.users.0.custom.k.0'],
+      ['POST', '/channels/query', { filter: { name: '\u0000' } }, 'body.filter.name'],
+      ['PATCH', '/users', { users: [{ id: 'u1', set: { name: '\u0000' } }] }, 'body.users.0.set.name'],
+      ['POST', '/users', { users: [{ id: 'u1', custom: { 'k\u0000': 1 } }] }, 'body.users.0.custom.k\u0000'],
+    ];
+    for (const [method, path, body, field] of cases) {
+      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) =>
+        res.body.details?.field === field ? undefined : `details.field is ${res.body.details?.field}`,
+      );
+    }
+    expect(c.failures).toEqual([]);
+  });
+
+  it('made no write at all', async () => {
+    expect(await rowCounts(server.database.db)).toEqual(countsBefore);
+    expect(await snapshotOfApp(server.database.db, app.id)).toEqual(appBefore);
+  });
+});
+
+describe('malformed ids in paths', () => {
+  const badChannelPaths = [
+    ['type with bad characters', 'Bad!Type/c1'],
+    ['upper-case type', 'MESSAGING/c1'],
+    ['type over 64 characters', `${'t'.repeat(65)}/c1`],
+    ['id over 128 characters', `messaging/${'i'.repeat(129)}`],
+    ['id over the router limit', `messaging/${'i'.repeat(400)}`],
+    ['id with a space', 'messaging/a%20b'],
+    ['id with a colon', 'messaging/a:b'],
+    ['id with a dot', 'messaging/a.b'],
+    ['id with NUL', 'messaging/a%00b'],
+    ['broken %-escape', 'messaging/%E0%A4%A'],
+  ];
+
+  it('answers every channel route with 400 for an invalid cid', async () => {
+    const c = checker();
+    const before = await rowCounts(server.database.db);
+    const channelRoutes = server.parley.routes.filter((r) => r.url.includes(':type/:id'));
+    expect(channelRoutes.length).toBeGreaterThan(15);
+    for (const route of channelRoutes) {
+      for (const [label, cidPath] of badChannelPaths) {
+        const path = pathOf(route.url).replace('messaging/c1', cidPath!);
+        const body = VALID_BODIES[key(route)];
+        const res = await raw(route, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? undefined : 'application/json');
+        c.expect(`${key(route)} ${label}`, res, 400, 'VALIDATION_FAILED');
+      }
+    }
+    expect(c.failures).toEqual([]);
+    expect(await rowCounts(server.database.db)).toEqual(before);
+  });
+
+  it('answers 400 for malformed user ids, message ids and channel type names', async () => {
+    const c = checker();
+    const cases: [string, string][] = [
+      ['GET', '/messages/not-a-uuid'],
+      ['GET', '/messages/01234567-89ab-cdef-0123-456789abcdeg'],
+      ['PATCH', '/messages/1'],
+      ['DELETE', '/messages/%27%3B%20drop%20table%20messages'],
+      ['GET', `/users/${'u'.repeat(129)}`],
+      ['GET', '/users/a%20b'],
+      ['GET', '/users/a%2Fb'],
+      ['DELETE', '/users/a%00b'],
+      ['GET', '/channel-types/Upper'],
+      ['GET', `/channel-types/${'t'.repeat(65)}`],
+      ['GET', '/channels/messaging/c1/messages?id_lt=nope'],
+      ['GET', '/channels/messaging/c1/messages?limit=301'],
+      ['GET', '/channels/messaging/c1/messages?limit=abc'],
+      ['GET', '/channels/messaging/c1/messages?zz_unknown=1'],
+      ['GET', '/channels/messaging/c1?user_id=bad%20id'],
+    ];
+    for (const [method, path] of cases) {
+      const body = ['PATCH'].includes(method) ? JSON.stringify({ text: 'x' }) : undefined;
+      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, body, body ? 'application/json' : undefined), 400, 'VALIDATION_FAILED');
+    }
+    expect(c.failures).toEqual([]);
+  });
+});
+
+describe('no partial writes when one item of a batch fails', () => {
+  it('writes none of a user batch when one user is invalid', async () => {
+    const before = await snapshotOfApp(server.database.db, app.id);
+    const res = await app.server.post('/users', {
+      users: [
+        { id: 'batch-ok', name: 'fine' },
+        { id: 'u1', name: 'changed' },
+        { id: 'batch-big', custom: { blob: 'x'.repeat(3000) } },
+      ],
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.code).toBe('CUSTOM_DATA_TOO_LARGE');
+    expect(await snapshotOfApp(server.database.db, app.id)).toEqual(before);
+  });
+
+  it('updates none of a partial-update batch when one user does not exist', async () => {
+    const before = await snapshotOfApp(server.database.db, app.id);
+    const res = await app.server.patch('/users', {
+      users: [
+        { id: 'u1', set: { name: 'changed' } },
+        { id: 'ghost', set: { name: 'x' } },
+      ],
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('USER_NOT_FOUND');
+    expect(await snapshotOfApp(server.database.db, app.id)).toEqual(before);
+  });
+
+  it('creates no channel when a member does not exist', async () => {
+    const before = await snapshotOfApp(server.database.db, app.id);
+    const res = await app.server.post('/channels', {
+      type: 'messaging',
+      id: 'half',
+      members: ['u2', 'ghost'],
+      created_by: 'u1',
+    });
+    expect(res.status).toBe(404);
+    expect(res.body.code).toBe('USER_NOT_FOUND');
+    expect(await snapshotOfApp(server.database.db, app.id)).toEqual(before);
+  });
+
+  it('adds none of a member batch when one user does not exist', async () => {
+    const before = await snapshotOfApp(server.database.db, app.id);
+    const res = await app.server.post('/channels/messaging/c1/members', { user_ids: ['u3', 'ghost'], user_id: 'u1' });
+    expect(res.status).toBe(404);
+    expect(await snapshotOfApp(server.database.db, app.id)).toEqual(before);
+  });
+});
+
+describe('unknown routes and the error mapping', () => {
+  it('answers an unknown route or method with 404 NOT_FOUND as JSON', async () => {
+    for (const [method, path] of [
+      ['GET', '/nope'],
+      ['POST', '/nope'],
+      ['GET', '/channels/messaging/c1/nope'],
+      ['PUT', '/users'],
+      ['DELETE', '/channels/query'],
+      ['GET', '/admin/nope'],
+    ] as const) {
+      const res = await raw({ method, auth: 'app' }, path, method === 'GET' || method === 'DELETE' ? undefined : '{}');
+      expect(res.status, `${method} ${path}`).toBe(404);
+      expect(res.body.code).toBe('NOT_FOUND');
+      expect(typeof res.body.message).toBe('string');
+      expect(String(res.headers['content-type'])).toContain('application/json');
+    }
+  });
+
+  it('maps a value the database refuses to 400, not 500 (safety net behind validation)', async () => {
+    let refused: unknown;
+    try {
+      await sql`select ${'a\u0000b'}::text as t`.execute(server.database.db);
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeDefined();
+    const mapped = toHttpError(refused, createLogger({ ...server.config, LOG_LEVEL: 'silent' }));
+    expect(mapped.status).toBe(400);
+    expect(mapped.code).toBe('VALIDATION_FAILED');
+    expect(mapped.message).not.toContain('select');
+  });
+});
