@@ -81,7 +81,8 @@ async function raw(
   route: { method: string; auth: string },
   path: string,
   payload?: string,
-  contentType: string | undefined = 'application/json',
+  /** null: send no content-type header at all. */
+  contentType: string | null = 'application/json',
 ): Promise<ApiResponse> {
   const res = await server.parley.http.inject({
     method: route.method as 'POST',
@@ -202,7 +203,7 @@ describe('bad input on every write route', () => {
       for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
         c.expect(`${key(route)} ${type}`, await raw(route, path, json, type), 415, 'UNSUPPORTED_MEDIA_TYPE');
       }
-      c.expect(`${key(route)} no content-type`, await raw(route, path, json, undefined), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      c.expect(`${key(route)} no content-type`, await raw(route, path, json, null), 415, 'UNSUPPORTED_MEDIA_TYPE');
     }
     expect(c.failures).toEqual([]);
   });
@@ -269,7 +270,7 @@ describe('malformed ids in paths', () => {
       for (const [label, cidPath] of badChannelPaths) {
         const path = pathOf(route.url).replace('messaging/c1', cidPath!);
         const body = VALID_BODIES[key(route)];
-        const res = await raw(route, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? undefined : 'application/json');
+        const res = await raw(route, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? null : 'application/json');
         c.expect(`${key(route)} ${label}`, res, 400, 'VALIDATION_FAILED');
       }
     }
@@ -298,7 +299,7 @@ describe('malformed ids in paths', () => {
     ];
     for (const [method, path] of cases) {
       const body = ['PATCH'].includes(method) ? JSON.stringify({ text: 'x' }) : undefined;
-      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, body, body ? 'application/json' : undefined), 400, 'VALIDATION_FAILED');
+      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, body, body ? 'application/json' : null), 400, 'VALIDATION_FAILED');
     }
     expect(c.failures).toEqual([]);
   });
@@ -363,7 +364,7 @@ describe('unknown routes and the error mapping', () => {
       ['DELETE', '/channels/query'],
       ['GET', '/admin/nope'],
     ] as const) {
-      const res = await raw({ method, auth: 'app' }, path, method === 'GET' || method === 'DELETE' ? undefined : '{}');
+      const res = await raw({ method, auth: 'app' }, path, method === 'GET' || method === 'DELETE' ? undefined : '{}', method === 'GET' || method === 'DELETE' ? null : 'application/json');
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.code).toBe('NOT_FOUND');
       expect(typeof res.body.message).toBe('string');

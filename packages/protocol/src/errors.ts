@@ -27,6 +27,8 @@ export const ErrorCodes = {
   CHANNEL_TYPE_NOT_FOUND: { status: 404, message: 'The channel type does not exist' },
   MEMBER_NOT_FOUND: { status: 404, message: 'The user is not a member of this channel' },
   MESSAGE_NOT_FOUND: { status: 404, message: 'The message does not exist' },
+  WEBHOOK_NOT_FOUND: { status: 404, message: 'The webhook endpoint does not exist' },
+  WEBHOOK_DELIVERY_NOT_FOUND: { status: 404, message: 'The webhook delivery does not exist' },
   APP_NAME_TAKEN: { status: 409, message: 'An app with that name already exists' },
   CHANNEL_EXISTS: { status: 409, message: 'A channel with that id already exists' },
   CHANNEL_TYPE_EXISTS: { status: 409, message: 'A channel type with that name already exists' },

@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './messages.js';
 export * from './reads.js';
 export * from './users.js';
+export * from './webhooks.js';

@@ -19,6 +19,57 @@ export type Attachment = z.infer<typeof Attachment>;
 
 export const MessageType = z.enum(['regular', 'reply', 'system', 'deleted']);
 
+/** Longest reaction type (shortcode or emoji sequence), in characters. */
+export const REACTION_TYPE_MAX_LENGTH = 64;
+/** Most reactions one user may leave on one message. */
+export const MAX_REACTIONS_PER_USER_PER_MESSAGE = 25;
+/** How many of a message's latest reactions ride along with it. */
+export const LATEST_REACTIONS_LIMIT = 10;
+/** Characters of a quoted message's text embedded in the quoting message. */
+export const QUOTE_EXCERPT_LENGTH = 200;
+
+const shortcode = /^(?::[A-Za-z0-9_+-]{1,62}:|[A-Za-z0-9_+-]{1,64})$/;
+// One emoji sequence: pictographs, regional-indicator flags or keycaps, joined by ZWJ, with
+// variation selectors and skin-tone modifiers. Nothing else (no letters, spaces or markup).
+const emoji =
+  /^(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[#*0-9]\uFE0F?\u20E3)(?:\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u200D\uFE0F\u20E3]|\p{Emoji_Modifier}|[\u{E0020}-\u{E007F}])*$/u;
+
+/**
+ * A reaction type: an emoji shortcode (`like`, `+1`, `:+1:`, custom names like `party_parrot`)
+ * or one unicode emoji sequence (`👍`, `👍🏽`, `🏳️‍🌈`). Types are opaque: `:+1:` and `+1` differ.
+ */
+export const ReactionType = z
+  .string()
+  .min(1)
+  .refine((t) => [...t].length <= REACTION_TYPE_MAX_LENGTH, {
+    message: `a reaction type is at most ${REACTION_TYPE_MAX_LENGTH} characters`,
+  })
+  .refine((t) => shortcode.test(t) || emoji.test(t), {
+    message: 'a reaction type is an emoji shortcode (letters, digits, _ + -, optionally in colons) or an emoji',
+  });
+
+export const Reaction = z.object({
+  message_id: z.string(),
+  user_id: UserId,
+  type: z.string(),
+  /** 1 for a plain reaction; higher for "clap"-style counters (the latest score given wins). */
+  score: z.number().int(),
+  created_at: IsoDate,
+  updated_at: IsoDate,
+});
+export type Reaction = z.infer<typeof Reaction>;
+
+/** The message a quoted reply points at, embedded so clients need no extra fetch. */
+export const QuotedMessage = z.object({
+  id: z.string(),
+  /** Null only when the quoted message was hard-deleted. */
+  user_id: UserId.nullable(),
+  /** At most QUOTE_EXCERPT_LENGTH characters (longer texts end with …); empty once deleted. */
+  text: z.string(),
+  deleted: z.boolean(),
+});
+export type QuotedMessage = z.infer<typeof QuotedMessage>;
+
 export const Message = z.object({
   id: z.string(),
   cid: Cid,
@@ -37,6 +88,28 @@ export const Message = z.object({
   updated_at: IsoDate,
   edited_at: IsoDate.nullable(),
   deleted_at: IsoDate.nullable(),
+  // The fields below are always present in server answers and events. They are optional in the
+  // schema only so that messages built on the client (optimistic sends) need not invent them.
+  /** Thread parents: live (not deleted) replies. */
+  reply_count: z.number().int().optional(),
+  /** Thread parents: the parent's author and everyone who replied, in order of first reply. */
+  thread_participants: z.array(UserId).optional(),
+  /** Thread parents: when the latest live reply was sent. */
+  last_reply_at: IsoDate.nullable().optional(),
+  /** Present (non-null) when reply_to_id is set. */
+  quoted_message: QuotedMessage.nullable().optional(),
+  /** The text used @channel (every member is mentioned); only owners, moderators and admins may. */
+  mentioned_channel: z.boolean().optional(),
+  /** The text used @here (members are mentioned; clients may narrow it to who is online). */
+  mentioned_here: z.boolean().optional(),
+  /** Reactions per type. */
+  reaction_counts: z.record(z.string(), z.number().int()).optional(),
+  /** Sum of scores per type (equals the count unless scores above 1 were given). */
+  reaction_scores: z.record(z.string(), z.number().int()).optional(),
+  /** The viewer's own reactions. Always empty in events (they go to everyone); see reaction.* events. */
+  own_reactions: z.array(Reaction).optional(),
+  /** The latest reactions, newest first, at most LATEST_REACTIONS_LIMIT. */
+  latest_reactions: z.array(Reaction).optional(),
 });
 export type Message = z.infer<typeof Message>;
 
@@ -93,3 +166,5 @@ export const ActingUserQuery = z.object({ user_id: UserId.optional() }).strict()
 
 export const MessageResponse = z.object({ message: Message });
 export const MessagesResponse = z.object({ messages: z.array(Message) });
+
+export const MessageResponse_ = undefined;

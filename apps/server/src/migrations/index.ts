@@ -5,6 +5,7 @@ import * as createChannels from './0003_create_channel_types_and_channels.js';
 import * as createMembers from './0004_create_members.js';
 import * as createMessages from './0005_create_messages.js';
 import * as addUserInvisible from './0006_add_user_invisible.js';
+import * as createWebhooks from './0007_create_webhooks.js';
 
 /** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -14,4 +15,5 @@ export const migrations: Record<string, Migration> = {
   '0004_create_members': createMembers,
   '0005_create_messages': createMessages,
   '0006_add_user_invisible': addUserInvisible,
+  '0007_create_webhooks': createWebhooks,
 };

@@ -27,16 +27,17 @@ export function toHttpError(error: unknown, logger: Logger, request?: FastifyReq
   if (hasZodFastifySchemaValidationErrors(error)) {
     const where = (error as FastifyError).validationContext ?? 'body';
     const issues = error.validation.map((v) => {
-      const issue = v.params?.issue as { message?: string; code?: string; keys?: string[] } | undefined;
+      const keys = (v.params as { keys?: unknown } | undefined)?.keys;
+      const unknownKey = v.keyword === 'unrecognized_keys' && Array.isArray(keys) ? keys[0] : undefined;
       const path = [
         where,
         ...String(v.instancePath ?? '')
           .split('/')
           .filter(Boolean),
         // An unknown field is named by its own path, so clients can point at it.
-        ...(issue?.code === 'unrecognized_keys' && issue.keys?.[0] ? [issue.keys[0]] : []),
+        ...(typeof unknownKey === 'string' ? [unknownKey] : []),
       ].join('.');
-      const message = issue?.message ?? v.message ?? 'invalid';
+      const message = v.message ?? 'invalid';
       return { path, message };
     });
     const first = issues[0];

@@ -1,6 +1,5 @@
 import { Cid, MarkReadBody, type ParleyEvent } from '@parley/protocol';
 import { decodeJwt } from 'jose';
-import { membersRepository } from '../domains/members/members.repository.js';
 import { usersRepository } from '../domains/users/users.repository.js';
 import type { RequestContext } from '../platform/context.js';
 import type { Db } from '../platform/db.js';
