@@ -10,10 +10,11 @@ import { eventually, type Frame, RawClient } from '../test-support/realtime-clie
 
 const GATEWAY = {
   pingIntervalMs: 1_000,
-  pongTimeoutMs: 1_000,
-  staleMs: 1_500,
+  pongTimeoutMs: 1_500,
+  staleMs: 2_500,
   maxSubscriptionsPerConnection: 4,
   maxBufferedBytes: 256 * 1024,
+  expiredGraceMs: 200,
 };
 
 let server: TestServer;
@@ -101,6 +102,13 @@ describe('connect', () => {
     expect(refreshed.refresh.client).toBe(first.connect.client);
     expect(refreshed.refresh.expires).toBe(true);
     expect(refreshed.refresh.ttl).toBeGreaterThan(60);
+  });
+
+  it('closes 3005 once the token expired and the grace period passed without a refresh', async () => {
+    const client = await raw();
+    const reply = await client.connect(await app.token('alice', { expiresIn: 2 }));
+    expect(reply.connect.expires).toBe(true);
+    expect(await client.closedWithin(10_000)).toEqual({ code: 3005, reason: 'connection expired' });
   });
 
   it('closes 3500 when a refresh token belongs to another user', async () => {
@@ -224,6 +232,14 @@ describe('commands', () => {
       data: { x: 1 },
     });
     expect(reply.error.code).toBe(103);
+  });
+
+  it('does not reply to async send messages', async () => {
+    const client = await connected();
+    client.send(JSON.stringify({ send: { data: { hello: 'server' } } }));
+    const pong = await client.command('ping', {});
+    expect(pong.ping).toEqual({});
+    expect(client.messages.filter((m) => m.id !== undefined).map((m) => m.id)).toEqual([1, pong.id]);
   });
 
   it('answers an unknown rpc method with 104', async () => {
@@ -373,6 +389,41 @@ describe('commands', () => {
     const future = await ahead.command('subscribe', { channel, recover: true, offset: top + 100, epoch });
     expect(future.subscribe.recovered).toBeUndefined();
     expect(future.subscribe.offset).toBe(top);
+
+    // Clients with getState set flag bit 2 and want error 112 instead of a fresh position.
+    const strict = await connected('alice');
+    const rejected = await strict.command('subscribe', {
+      channel,
+      recover: true,
+      offset: 1,
+      epoch: 'old-epoch',
+      flag: 3,
+    });
+    expect(rejected.error.code).toBe(112);
+    const fine = await strict.command('subscribe', { channel, recover: true, offset: top, epoch, flag: 3 });
+    expect(fine.subscribe.recovered).toBe(true);
+  });
+
+  it('never recovers partially: more missed publications than the recovery limit is not recovered', async () => {
+    const channel = 'chat:user:bob';
+    const client = await connected('bob');
+    const first = await client.command('subscribe', { channel });
+    const { epoch, offset } = first.subscribe;
+    await client.command('unsubscribe', { channel });
+    for (let i = 0; i < 301; i++)
+      await server.parley.realtime.gateway.publish(app.id, channel, { type: 'test.bulk', i });
+    const again = await client.command('subscribe', { channel, recover: true, offset, epoch });
+    expect(again.subscribe).toMatchObject({ was_recovering: true, epoch, offset: offset + 301 });
+    expect(again.subscribe.recovered).toBeUndefined();
+    expect(again.subscribe.publications).toBeUndefined();
+    // 300 missed is still recovered in full.
+    await client.command('unsubscribe', { channel });
+    for (let i = 0; i < 300; i++)
+      await server.parley.realtime.gateway.publish(app.id, channel, { type: 'test.bulk', i });
+    const full = await client.command('subscribe', { channel, recover: true, offset: offset + 301, epoch });
+    expect(full.subscribe.recovered).toBe(true);
+    expect(full.subscribe.publications).toHaveLength(300);
+    expect(full.subscribe.publications.at(-1).offset).toBe(offset + 601);
   });
 
   it('answers a subscription beyond the per-connection limit with 106', async () => {

@@ -571,6 +571,9 @@ export class Gateway {
       if (!(error instanceof UnrecoverablePositionError)) throw error;
       position = error.current;
     }
+    // Flag bit 2 (`rejectUnrecovered`, clients with getState): an error instead of a fresh position.
+    if (wantsRecovery && !recovered && typeof request.flag === 'number' && request.flag & 2)
+      throw GatewayError.reply(ErrorCode.UNRECOVERABLE_POSITION, 'unrecoverable position');
     sub.epoch = position.epoch;
     const result: Reply = {
       recoverable: true,
@@ -765,8 +768,8 @@ export class Gateway {
     session.pingTimer = setInterval(() => {
       if (session.phase !== 'connected') return;
       this.enqueue(session, session.codec.ping);
-      clearTimeout(session.pongTimer);
-      session.pongTimer = setTimeout(
+      // The deadline runs from the first unanswered ping: later pings must not push it back.
+      session.pongTimer ??= setTimeout(
         () => this.closeSession(session, DisconnectCode.NO_PONG),
         this.options.pongTimeoutMs,
       );

@@ -184,6 +184,12 @@ describe('user-level actions close connections', () => {
     expect(res.status).toBe(200);
     expect(await closed).toMatchObject({ code: 4501, reason: 'banned' });
     expect(carol.state).toBe('disconnected');
+
+    // ...and cannot come back while the ban lasts.
+    const again = await RawClient.open(url);
+    raws.push(again);
+    again.send(JSON.stringify({ id: 1, connect: { token: await app.token('carol') } }));
+    expect(await again.closed).toMatchObject({ code: 4501, reason: 'banned' });
   });
 
   it('closes the connections of a user whose tokens are revoked with 3500', async () => {

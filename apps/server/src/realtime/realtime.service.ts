@@ -1,6 +1,7 @@
 import { Cid, MarkReadBody, type ParleyEvent } from '@parley/protocol';
 import { decodeJwt } from 'jose';
 import { usersRepository } from '../domains/users/users.repository.js';
+import { isBanned } from '../domains/users/users.service.js';
 import type { RequestContext } from '../platform/context.js';
 import type { Db } from '../platform/db.js';
 import type { AppRow } from '../platform/db.types.js';
@@ -127,6 +128,8 @@ export class RealtimeService {
     try {
       const actor = await this.services.auth.actorFromToken(app, token);
       if (actor.kind !== 'user') throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      // Consistent with the 4501 kick on ban: a banned user cannot open a realtime session.
+      if (isBanned(actor.user)) throw GatewayError.close(DisconnectCode.BANNED);
       const { exp } = decodeJwt(token);
       return { userId: actor.user.id, ...(exp ? { expiresAt: exp * 1000 } : {}) };
     } catch (error) {
@@ -175,6 +178,13 @@ export class RealtimeService {
         case 'typing.start':
         case 'typing.stop': {
           if (!cid) throw new AppError('VALIDATION_FAILED', 'cid is required', { field: 'cid' });
+          if (
+            params.parent_id !== undefined &&
+            params.parent_id !== null &&
+            !UUID.test(String(params.parent_id))
+          ) {
+            throw new AppError('VALIDATION_FAILED', 'parent_id must be a message id', { field: 'parent_id' });
+          }
           const parentId = typeof params.parent_id === 'string' ? params.parent_id : null;
           await this.typingRpc(ctx, session.userId, cid, parentId, method === 'typing.start');
           return undefined;
@@ -358,6 +368,9 @@ export class RealtimeService {
         return;
       case 'message.updated':
       case 'message.deleted':
+      case 'reaction.new':
+      case 'reaction.updated':
+      case 'reaction.deleted':
       case 'channel.updated':
       case 'channel.truncated':
         return void (await toChannel(event.cid));
@@ -385,6 +398,8 @@ export class RealtimeService {
       case 'channel.hidden':
       case 'channel.visible':
       case 'notification.mark_read':
+      case 'notification.mention':
+      case 'notification.thread_read':
         return void (await toUser(event.user_id));
       case 'message.read': {
         const config = await this.services.channelTypes.config(this.db, appId, event.cid.split(':')[0]!);
@@ -443,6 +458,8 @@ export class RealtimeService {
     }
   }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const presenceKey = (appId: string, userId: string) => `${appId}/__user:${userId}`;
 

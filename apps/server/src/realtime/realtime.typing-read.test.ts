@@ -9,6 +9,10 @@ import {
   subscribed,
 } from '../test-support/realtime-clients.js';
 
+/** Typing in a thread names the thread's parent message id. */
+const THREAD = '01900000-0000-7000-8000-000000000001';
+const OTHER_THREAD = '01900000-0000-7000-8000-000000000002';
+
 /**
  * Typing indicators and read state over the realtime gateway: rpc `typing.start`/`typing.stop`
  * (throttled, expired by the server, ephemeral: no offset, no history) and rpc `mark_read` /
@@ -104,14 +108,14 @@ describe('typing', () => {
     const { client: alice } = await connect('alice');
     const { client: bob } = await connect('bob');
     const { received } = await subscribe(bob, 'chat:channel:messaging:typing2');
-    await alice.rpc('typing.start', { cid: 'messaging:typing2', parent_id: 'thread-1' });
-    await alice.rpc('typing.stop', { cid: 'messaging:typing2', parent_id: 'thread-1' });
-    await alice.rpc('typing.stop', { cid: 'messaging:typing2', parent_id: 'thread-1' });
+    await alice.rpc('typing.start', { cid: 'messaging:typing2', parent_id: THREAD });
+    await alice.rpc('typing.stop', { cid: 'messaging:typing2', parent_id: THREAD });
+    await alice.rpc('typing.stop', { cid: 'messaging:typing2', parent_id: THREAD });
     await eventually(() => types(received).includes('typing.stop'));
     const typing = received.filter((p) => p.data.type.startsWith('typing.'));
     expect(typing.map((p) => [p.data.type, p.data.parent_id])).toEqual([
-      ['typing.start', 'thread-1'],
-      ['typing.stop', 'thread-1'],
+      ['typing.start', THREAD],
+      ['typing.stop', THREAD],
     ]);
   });
 
@@ -128,6 +132,11 @@ describe('typing', () => {
     const { client: alice } = await connect('alice');
     await expect(alice.rpc('typing.start', { cid: 'livestream:live' })).rejects.toMatchObject({ code: 103 });
     await expect(alice.rpc('typing.start', {})).rejects.toMatchObject({ code: 400 });
+    await expect(
+      alice.rpc('typing.start', { cid: 'messaging:typing1', parent_id: 'x'.repeat(5000) }),
+    ).rejects.toMatchObject({
+      code: 400,
+    });
     await expect(alice.rpc('typing.start', { cid: 'messaging:nowhere' })).rejects.toMatchObject({
       code: 102,
     });
@@ -151,12 +160,12 @@ describe('typing', () => {
     const sent: string[] = [];
     await alice.rpc('typing.start', { cid: 'messaging:recover' });
     sent.push(await send('recover', 'one'));
-    await alice.rpc('typing.start', { cid: 'messaging:recover', parent_id: 'p' });
+    await alice.rpc('typing.start', { cid: 'messaging:recover', parent_id: THREAD });
     await eventually(() => messages.length === 1 && typing.length >= 3);
     expect(typing.every((p) => (p.offset ?? 0) === 0)).toBe(true);
 
     sockets.at(-1)!.terminate();
-    await alice.rpc('typing.start', { cid: 'messaging:recover', parent_id: 'q' });
+    await alice.rpc('typing.start', { cid: 'messaging:recover', parent_id: OTHER_THREAD });
     sent.push(await send('recover', 'two'));
     await eventually(() => events.length === 2 && messages.length === 2);
     expect(events[1]).toMatchObject({ wasRecovering: true, recovered: true });
