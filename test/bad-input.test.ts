@@ -21,9 +21,11 @@ const BODY_LIMIT = 4096;
 
 /**
  * A body each write route accepts at the schema level. The tests add one thing wrong to it, so a
- * failure names that thing. A write route without an entry fails the coverage test.
+ * failure names that thing. A write route without an entry fails the coverage test; `null` marks
+ * a route that takes no body (its JSON is still parsed, so broken JSON and other media types are
+ * still refused, but there is no schema to be strict about).
  */
-const VALID_BODIES: Record<string, unknown> = {
+const VALID_BODIES: Record<string, object | null> = {
   'POST /admin/apps': { name: 'bad-input-new' },
   'PATCH /admin/apps/:app_id': { webhook_url: null },
   'POST /admin/apps/:app_id/rotate-secret': { grace_period_seconds: 0 },
@@ -52,11 +54,17 @@ const VALID_BODIES: Record<string, unknown> = {
   'PATCH /messages/:message_id': { text: 'edited', user_id: 'u1' },
   'POST /channels/:type/:id/read': { user_id: 'u1' },
   'POST /channels/read': { user_id: 'u1' },
+  'POST /threads/:message_id/read': { user_id: 'u1' },
+  'POST /messages/:message_id/reactions': { type: 'like', user_id: 'u1' },
+  'POST /webhooks': { url: 'https://example.com/hook', events: ['message.new'] },
+  'PATCH /webhooks/:webhook_id': { active: false },
+  'POST /webhooks/:webhook_id/deliveries/:delivery_id/redeliver': null,
 };
 
 let server: TestServer;
 let app: TestApp;
 let messageId: string;
+let webhookId = '00000000-0000-7000-8000-000000000000';
 let writeRoutes: { method: string; url: string; auth: string }[];
 
 const key = (r: { method: string; url: string }) => `${r.method} ${r.url}`;
@@ -67,7 +75,10 @@ function pathOf(url: string) {
     .replace(':type/:id', 'messaging/c1')
     .replace(':user_id', 'u2')
     .replace(':name', 'custom-t')
-    .replace(':message_id', messageId);
+    .replace(':message_id', messageId)
+    .replace(':reaction_type', 'like')
+    .replace(':webhook_id', webhookId)
+    .replace(':delivery_id', '00000000-0000-7000-8000-000000000001');
 }
 
 function headersFor(auth: string): Record<string, string> {
@@ -104,9 +115,17 @@ function checker() {
   const failures: string[] = [];
   return {
     failures,
-    expect(what: string, res: ApiResponse, status: number, code?: string, extra?: (res: ApiResponse) => string | undefined) {
+    expect(
+      what: string,
+      res: ApiResponse,
+      status: number,
+      code?: string,
+      extra?: (res: ApiResponse) => string | undefined,
+    ) {
       const shape =
-        typeof res.body === 'object' && typeof res.body?.code === 'string' && typeof res.body?.message === 'string';
+        typeof res.body === 'object' &&
+        typeof res.body?.code === 'string' &&
+        typeof res.body?.message === 'string';
       const problem =
         res.status !== status
           ? `status ${res.status}, expected ${status}`
@@ -127,19 +146,31 @@ beforeAll(async () => {
     method: 'PATCH',
     url: `/admin/apps/${app.id}`,
     headers: { 'x-admin-token': ADMIN_TOKEN, 'content-type': 'application/json' },
-    payload: JSON.stringify({ settings: { dev_tokens: true } }),
+    payload: JSON.stringify({ settings: { dev_tokens: true }, limits: { max_custom_data_bytes: 64 } }),
   });
   expect(admin.statusCode).toBe(200);
-  expect((await app.server.post('/users', { users: [{ id: 'u1' }, { id: 'u2' }, { id: 'u3' }] })).status).toBe(200);
   expect(
-    (await app.server.post('/channels', { type: 'messaging', id: 'c1', members: ['u2'], created_by: 'u1' })).status,
+    (await app.server.post('/users', { users: [{ id: 'u1' }, { id: 'u2' }, { id: 'u3' }] })).status,
+  ).toBe(200);
+  expect(
+    (await app.server.post('/channels', { type: 'messaging', id: 'c1', members: ['u2'], created_by: 'u1' }))
+      .status,
   ).toBe(201);
   expect((await app.server.post('/channel-types', { name: 'custom-t' })).status).toBe(201);
   const sent = await app.server.post('/channels/messaging/c1/messages', { text: 'first', user_id: 'u1' });
   expect(sent.status).toBe(201);
   messageId = sent.body.message.id;
+  if (server.parley.routes.some((r) => r.method === 'POST' && r.url === '/webhooks')) {
+    const hook = await app.server.post('/webhooks', {
+      url: 'https://example.com/hook',
+      events: ['message.new'],
+    });
+    expect(hook.status).toBe(201);
+    webhookId = hook.body.webhook.id;
+  }
   writeRoutes = server.parley.routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method));
 });
+const withBody = () => writeRoutes.filter((r) => VALID_BODIES[key(r)] !== null);
 
 afterAll(async () => {
   await server?.close();
@@ -155,7 +186,10 @@ describe('bad input on every write route', () => {
 
   it('has a valid body for every write route (and none for routes that are gone)', () => {
     expect(writeRoutes.length).toBeGreaterThan(20);
-    expect(writeRoutes.filter((r) => !(key(r) in VALID_BODIES)).map(key)).toEqual([]);
+    expect(
+      writeRoutes.filter((r) => !(key(r) in VALID_BODIES)).map(key),
+      'write routes without a valid body: add one in test/bad-input.test.ts',
+    ).toEqual([]);
     const keys = writeRoutes.map(key);
     expect(Object.keys(VALID_BODIES).filter((k) => !keys.includes(k))).toEqual([]);
   });
@@ -174,9 +208,21 @@ describe('bad input on every write route', () => {
 
   it('answers a JSON value that is not an object with 400 VALIDATION_FAILED', async () => {
     const c = checker();
-    for (const route of writeRoutes) {
-      for (const payload of ['[]', `[${JSON.stringify(VALID_BODIES[key(route)])}]`, '"text"', '42', 'true', 'null']) {
-        c.expect(`${key(route)} ${payload}`, await raw(route, pathOf(route.url), payload), 400, 'VALIDATION_FAILED');
+    for (const route of withBody()) {
+      for (const payload of [
+        '[]',
+        `[${JSON.stringify(VALID_BODIES[key(route)])}]`,
+        '"text"',
+        '42',
+        'true',
+        'null',
+      ]) {
+        c.expect(
+          `${key(route)} ${payload}`,
+          await raw(route, pathOf(route.url), payload),
+          400,
+          'VALIDATION_FAILED',
+        );
       }
     }
     expect(c.failures).toEqual([]);
@@ -184,13 +230,21 @@ describe('bad input on every write route', () => {
 
   it('names an unknown field in details.field (400 VALIDATION_FAILED)', async () => {
     const c = checker();
-    for (const route of writeRoutes) {
-      const body = { ...(VALID_BODIES[key(route)] as object), zz_unknown: 1 };
-      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) => {
-        if (res.body.details?.field !== 'body.zz_unknown') return `details.field is ${res.body.details?.field}`;
-        // The valid body really is valid: the unknown field is the only problem.
-        if (res.body.details?.issues?.length !== 1) return `more than one issue: ${JSON.stringify(res.body.details)}`;
-      });
+    for (const route of withBody()) {
+      const body = { ...VALID_BODIES[key(route)], zz_unknown: 1 };
+      c.expect(
+        key(route),
+        await raw(route, pathOf(route.url), JSON.stringify(body)),
+        400,
+        'VALIDATION_FAILED',
+        (res) => {
+          if (res.body.details?.field !== 'body.zz_unknown')
+            return `details.field is ${res.body.details?.field}`;
+          // The valid body really is valid: the unknown field is the only problem.
+          if (res.body.details?.issues?.length !== 1)
+            return `more than one issue: ${JSON.stringify(res.body.details)}`;
+        },
+      );
     }
     expect(c.failures).toEqual([]);
   });
@@ -200,10 +254,20 @@ describe('bad input on every write route', () => {
     for (const route of writeRoutes) {
       const path = pathOf(route.url);
       const json = JSON.stringify(VALID_BODIES[key(route)]);
-      for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml']) {
+      for (const type of [
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+      ]) {
         c.expect(`${key(route)} ${type}`, await raw(route, path, json, type), 415, 'UNSUPPORTED_MEDIA_TYPE');
       }
-      c.expect(`${key(route)} no content-type`, await raw(route, path, json, null), 415, 'UNSUPPORTED_MEDIA_TYPE');
+      c.expect(
+        `${key(route)} no content-type`,
+        await raw(route, path, json, null),
+        415,
+        'UNSUPPORTED_MEDIA_TYPE',
+      );
     }
     expect(c.failures).toEqual([]);
   });
@@ -211,18 +275,28 @@ describe('bad input on every write route', () => {
   it(`answers a body over BODY_LIMIT_BYTES (${BODY_LIMIT}) with 413 PAYLOAD_TOO_LARGE`, async () => {
     const c = checker();
     for (const route of writeRoutes) {
-      const body = { ...(VALID_BODIES[key(route)] as object), padding: 'x'.repeat(BODY_LIMIT) };
-      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 413, 'PAYLOAD_TOO_LARGE');
+      const body = { ...VALID_BODIES[key(route)], padding: 'x'.repeat(BODY_LIMIT) };
+      c.expect(
+        key(route),
+        await raw(route, pathOf(route.url), JSON.stringify(body)),
+        413,
+        'PAYLOAD_TOO_LARGE',
+      );
     }
     expect(c.failures).toEqual([]);
   });
 
   it('refuses text holding U+0000 (PostgreSQL cannot store it) with 400, naming the field', async () => {
     const c = checker();
-    for (const route of writeRoutes) {
-      const body = { ...(VALID_BODIES[key(route)] as object), nul: 'a\u0000b' };
-      c.expect(key(route), await raw(route, pathOf(route.url), JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) =>
-        res.body.details?.field === 'body.nul' ? undefined : `details.field is ${res.body.details?.field}`,
+    for (const route of withBody()) {
+      const body = { ...VALID_BODIES[key(route)], nul: 'a\u0000b' };
+      c.expect(
+        key(route),
+        await raw(route, pathOf(route.url), JSON.stringify(body)),
+        400,
+        'VALIDATION_FAILED',
+        (res) =>
+          res.body.details?.field === 'body.nul' ? undefined : `details.field is ${res.body.details?.field}`,
       );
     }
     // Inside nested values too: a message text, custom data, a filter, a partial update.
@@ -234,8 +308,13 @@ describe('bad input on every write route', () => {
       ['POST', '/users', { users: [{ id: 'u1', custom: { 'k\u0000': 1 } }] }, 'body.users.0.custom.k\u0000'],
     ];
     for (const [method, path, body, field] of cases) {
-      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, JSON.stringify(body)), 400, 'VALIDATION_FAILED', (res) =>
-        res.body.details?.field === field ? undefined : `details.field is ${res.body.details?.field}`,
+      c.expect(
+        `${method} ${path}`,
+        await raw({ method, auth: 'app' }, path, JSON.stringify(body)),
+        400,
+        'VALIDATION_FAILED',
+        (res) =>
+          res.body.details?.field === field ? undefined : `details.field is ${res.body.details?.field}`,
       );
     }
     expect(c.failures).toEqual([]);
@@ -270,7 +349,12 @@ describe('malformed ids in paths', () => {
       for (const [label, cidPath] of badChannelPaths) {
         const path = pathOf(route.url).replace('messaging/c1', cidPath!);
         const body = VALID_BODIES[key(route)];
-        const res = await raw(route, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? null : 'application/json');
+        const res = await raw(
+          route,
+          path,
+          body == null ? undefined : JSON.stringify(body),
+          body == null ? null : 'application/json',
+        );
         c.expect(`${key(route)} ${label}`, res, 400, 'VALIDATION_FAILED');
       }
     }
@@ -278,29 +362,76 @@ describe('malformed ids in paths', () => {
     expect(await rowCounts(server.database.db)).toEqual(before);
   });
 
-  it('answers 400 for malformed user ids, message ids and channel type names', async () => {
+  /** Malformed values for each path parameter; a route with a parameter not listed here fails. */
+  const BAD_PARAMS: Record<string, string[]> = {
+    message_id: ['not-a-uuid', '01234567-89ab-cdef-0123-456789abcdeg', '%27%3B%20drop%20table%20messages'],
+    webhook_id: ['not-a-uuid', '1'],
+    delivery_id: ['not-a-uuid'],
+    user_id: [`${'u'.repeat(129)}`, 'a%20b', 'a%2Fb', 'a%00b'],
+    name: ['Upper', `${'t'.repeat(65)}`],
+    app_id: [`${'a'.repeat(65)}`],
+    reaction_type: [`${'r'.repeat(65)}`],
+  };
+
+  it('answers 400 for a malformed value of every other path parameter, on every route', async () => {
     const c = checker();
-    const cases: [string, string][] = [
-      ['GET', '/messages/not-a-uuid'],
-      ['GET', '/messages/01234567-89ab-cdef-0123-456789abcdeg'],
-      ['PATCH', '/messages/1'],
-      ['DELETE', '/messages/%27%3B%20drop%20table%20messages'],
-      ['GET', `/users/${'u'.repeat(129)}`],
-      ['GET', '/users/a%20b'],
-      ['GET', '/users/a%2Fb'],
-      ['DELETE', '/users/a%00b'],
-      ['GET', '/channel-types/Upper'],
-      ['GET', `/channel-types/${'t'.repeat(65)}`],
-      ['GET', '/channels/messaging/c1/messages?id_lt=nope'],
-      ['GET', '/channels/messaging/c1/messages?limit=301'],
-      ['GET', '/channels/messaging/c1/messages?limit=abc'],
-      ['GET', '/channels/messaging/c1/messages?zz_unknown=1'],
-      ['GET', '/channels/messaging/c1?user_id=bad%20id'],
-    ];
-    for (const [method, path] of cases) {
-      const body = ['PATCH'].includes(method) ? JSON.stringify({ text: 'x' }) : undefined;
-      c.expect(`${method} ${path}`, await raw({ method, auth: 'app' }, path, body, body ? 'application/json' : null), 400, 'VALIDATION_FAILED');
+    const before = await rowCounts(server.database.db);
+    let checked = 0;
+    for (const route of server.parley.routes) {
+      const params = (route.url.match(/:(\w+)/g) ?? [])
+        .map((m) => m.slice(1))
+        .filter((p) => p !== 'type' && p !== 'id');
+      for (const param of params) {
+        const values = BAD_PARAMS[param];
+        if (!values) {
+          c.failures.push(`${key(route)}: no malformed values for :${param} (add them to BAD_PARAMS)`);
+          continue;
+        }
+        for (const value of values) {
+          const path = pathOf(route.url.replace(`:${param}`, value));
+          const body = VALID_BODIES[key(route)];
+          const withJson = body != null && ['POST', 'PUT', 'PATCH'].includes(route.method);
+          const res = await raw(
+            route,
+            path,
+            withJson ? JSON.stringify(body) : undefined,
+            withJson ? 'application/json' : null,
+          );
+          c.expect(`${route.method} ${path}`, res, 400, 'VALIDATION_FAILED');
+          checked++;
+        }
+      }
     }
+    expect(c.failures).toEqual([]);
+    expect(checked).toBeGreaterThan(30);
+    expect(await rowCounts(server.database.db)).toEqual(before);
+  });
+
+  it('answers 400 for malformed query strings', async () => {
+    const c = checker();
+    for (const path of [
+      '/channels/messaging/c1/messages?id_lt=nope',
+      '/channels/messaging/c1/messages?limit=301',
+      '/channels/messaging/c1/messages?limit=abc',
+      '/channels/messaging/c1/messages?limit=1&limit=2',
+      '/channels/messaging/c1/messages?zz_unknown=1',
+      '/channels/messaging/c1?user_id=bad%20id',
+      '/channels/messaging/c1/members?offset=-1',
+      '/unread?user_id=a%00b',
+    ]) {
+      c.expect(
+        `GET ${path}`,
+        await raw({ method: 'GET', auth: 'app' }, path, undefined, null),
+        400,
+        'VALIDATION_FAILED',
+      );
+    }
+    c.expect(
+      'DELETE hard=yes',
+      await raw({ method: 'DELETE', auth: 'app' }, `/messages/${messageId}?hard=yes`, undefined, null),
+      400,
+      'VALIDATION_FAILED',
+    );
     expect(c.failures).toEqual([]);
   });
 });
@@ -312,7 +443,7 @@ describe('no partial writes when one item of a batch fails', () => {
       users: [
         { id: 'batch-ok', name: 'fine' },
         { id: 'u1', name: 'changed' },
-        { id: 'batch-big', custom: { blob: 'x'.repeat(3000) } },
+        { id: 'batch-big', custom: { blob: 'x'.repeat(100) } }, // over the app's 64-byte limit
       ],
     });
     expect(res.status).toBe(400);
@@ -348,7 +479,10 @@ describe('no partial writes when one item of a batch fails', () => {
 
   it('adds none of a member batch when one user does not exist', async () => {
     const before = await snapshotOfApp(server.database.db, app.id);
-    const res = await app.server.post('/channels/messaging/c1/members', { user_ids: ['u3', 'ghost'], user_id: 'u1' });
+    const res = await app.server.post('/channels/messaging/c1/members', {
+      user_ids: ['u3', 'ghost'],
+      user_id: 'u1',
+    });
     expect(res.status).toBe(404);
     expect(await snapshotOfApp(server.database.db, app.id)).toEqual(before);
   });
@@ -364,7 +498,12 @@ describe('unknown routes and the error mapping', () => {
       ['DELETE', '/channels/query'],
       ['GET', '/admin/nope'],
     ] as const) {
-      const res = await raw({ method, auth: 'app' }, path, method === 'GET' || method === 'DELETE' ? undefined : '{}', method === 'GET' || method === 'DELETE' ? null : 'application/json');
+      const res = await raw(
+        { method, auth: 'app' },
+        path,
+        method === 'GET' || method === 'DELETE' ? undefined : '{}',
+        method === 'GET' || method === 'DELETE' ? null : 'application/json',
+      );
       expect(res.status, `${method} ${path}`).toBe(404);
       expect(res.body.code).toBe('NOT_FOUND');
       expect(typeof res.body.message).toBe('string');

@@ -77,7 +77,12 @@ describe.skipIf(!DATABASE_URL || !REDIS_URL)('two server processes on one Redis'
     });
     app = ((await created.json()) as any).app;
     await call(nodeA, 'POST', '/users', { users: [{ id: 'alice' }, { id: 'bob' }] });
-    await call(nodeA, 'POST', '/channels', { type: 'messaging', id: 'mn', members: ['alice', 'bob'], created_by: 'alice' });
+    await call(nodeA, 'POST', '/channels', {
+      type: 'messaging',
+      id: 'mn',
+      members: ['alice', 'bob'],
+      created_by: 'alice',
+    });
   }, 120_000);
 
   afterAll(async () => {

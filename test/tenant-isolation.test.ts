@@ -38,6 +38,10 @@ const B = {
     { type: 'b-secret-type', id: 'b-room-2' },
   ],
   messageIds: [] as string[],
+  webhookIds: [] as string[],
+  deliveryIds: [] as string[],
+  /** Secrets B was shown once (webhook signing secrets): they must never reach A either. */
+  secrets: [] as string[],
 };
 
 type CallerKind = 'server' | 'user';
@@ -68,6 +72,9 @@ const PARAMS: Record<string, () => string[]> = {
   name: () => [B.type],
   message_id: () => B.messageIds,
   app_id: () => [appB.id],
+  reaction_type: () => ['like'],
+  webhook_id: () => B.webhookIds,
+  delivery_id: () => B.deliveryIds,
 };
 
 const PROBES: Record<string, Probe> = {
@@ -121,7 +128,9 @@ const PROBES: Record<string, Probe> = {
   },
   'GET /channels/:type/:id': { query: actingQuery },
   'PUT /channels/:type/:id': { body: (kind) => acting(kind, { name: 'pwned', frozen: true }) },
-  'PATCH /channels/:type/:id': { body: (kind) => acting(kind, { set: { name: 'pwned' }, unset: ['custom'] }) },
+  'PATCH /channels/:type/:id': {
+    body: (kind) => acting(kind, { set: { name: 'pwned' }, unset: ['custom'] }),
+  },
   'POST /channels/:type/:id/truncate': { body: (kind) => acting(kind, { hard: true }) },
   'POST /channels/:type/:id/hide': { body: (kind) => acting(kind, { clear_history: true }) },
   'POST /channels/:type/:id/show': { body: (kind) => acting(kind) },
@@ -146,6 +155,27 @@ const PROBES: Record<string, Probe> = {
   },
   'POST /channels/read': { expect: 'scoped', body: (kind) => acting(kind) },
   'GET /unread': { expect: 'scoped', query: actingQuery },
+  // threads and mentions
+  'GET /messages/:message_id/replies': { query: actingQuery },
+  'POST /threads/:message_id/read': { body: (kind) => acting(kind) },
+  'GET /threads': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), cid: 'messaging:b-room' }) },
+  'GET /mentions': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), cid: 'messaging:b-room' }) },
+  'GET /mentions/unread': { expect: 'scoped', query: actingQuery },
+  // reactions
+  'POST /messages/:message_id/reactions': { body: (kind) => acting(kind, { type: 'like' }) },
+  'DELETE /messages/:message_id/reactions/:reaction_type': { query: actingQuery },
+  'GET /messages/:message_id/reactions': { query: actingQuery },
+  // webhooks (server only)
+  'POST /webhooks': {
+    expect: 'scoped',
+    body: () => ({ url: 'http://127.0.0.1:9/a-hook', events: ['message.new'], active: false }),
+  },
+  'GET /webhooks': { expect: 'scoped' },
+  'GET /webhooks/:webhook_id': {},
+  'PATCH /webhooks/:webhook_id': { body: () => ({ url: 'http://127.0.0.1:9/pwned', active: true }) },
+  'DELETE /webhooks/:webhook_id': {},
+  'GET /webhooks/:webhook_id/deliveries': {},
+  'POST /webhooks/:webhook_id/deliveries/:delivery_id/redeliver': {},
 };
 
 let server: TestServer;
@@ -192,21 +222,33 @@ function withQuery(path: string, query: Record<string, string> | undefined) {
 
 function expectNoLeak(res: ApiResponse, what: string) {
   const text = JSON.stringify(res.body ?? '');
-  for (const secret of [MARK, appB.id, appB.apiKey, appB.secret]) {
+  for (const secret of [MARK, appB.id, appB.apiKey, appB.secret, ...B.secrets]) {
     expect(text.includes(secret), `${what} leaked ${secret}: ${text}`).toBe(false);
   }
 }
 
+const hasRoute = (key: string) => server.parley.routes.some((r) => `${r.method} ${r.url}` === key);
+
 beforeAll(async () => {
-  server = await createTestServer();
+  // No job workers: B's webhook deliveries stay as queued, so B's rows cannot change under the walk.
+  server = await createTestServer({ JOBS_WORKERS: 'false' });
   appA = await server.createApp('tenant-a');
   appB = await server.createApp('tenant-b');
   server.parley.bus.subscribe((e) => {
     if (e.app_id === appB.id) eventsOfB.push(e);
   });
 
-  // App B: users, a private channel type, two channels with members, messages, an invite, read state.
+  // App B: users, a private channel type, two channels with members, messages, a thread, mentions,
+  // reactions, an invite, read state, and a webhook with queued deliveries.
   const b = appB.server;
+  if (hasRoute('POST /webhooks')) {
+    const hook = ok(
+      await b.post('/webhooks', { url: 'http://127.0.0.1:9/b-hook', events: ['*'], description: MARK }),
+      'B webhook',
+    );
+    B.webhookIds.push(hook.body.webhook.id);
+    B.secrets.push(hook.body.webhook.secret);
+  }
   ok(
     await b.post('/users', {
       users: [B.owner, B.member, B.invitee].map((id) => ({ id, name: `${MARK} ${id}`, custom: { s: MARK } })),
@@ -233,11 +275,36 @@ beforeAll(async () => {
     );
     const path = `/channels/${room.type}/${room.id}`;
     ok(await b.post(`${path}/invites`, { user_ids: [B.invitee], user_id: B.owner }), 'B invite');
-    for (const user_id of [B.owner, B.member]) {
-      const sent = ok(await b.post(`${path}/messages`, { text: `${MARK} from ${user_id}`, user_id }), 'B send');
-      B.messageIds.push(sent.body.message.id);
+    const first = ok(await b.post(`${path}/messages`, { text: `${MARK} first`, user_id: B.owner }), 'B send');
+    const mention = ok(
+      await b.post(`${path}/messages`, {
+        text: `${MARK} @owner`,
+        user_id: B.member,
+        mentioned_user_ids: [B.owner],
+      }),
+      'B mention',
+    );
+    const reply = ok(
+      await b.post(`${path}/messages`, {
+        text: `${MARK} reply`,
+        user_id: B.member,
+        parent_id: first.body.message.id,
+      }),
+      'B reply',
+    );
+    B.messageIds.push(first.body.message.id, mention.body.message.id, reply.body.message.id);
+    if (hasRoute('POST /messages/:message_id/reactions')) {
+      ok(
+        await b.post(`/messages/${first.body.message.id}/reactions`, { type: 'like', user_id: B.member }),
+        'B reaction',
+      );
     }
     ok(await b.post(`${path}/read`, { user_id: B.member }), 'B read');
+  }
+  for (const webhookId of B.webhookIds) {
+    const deliveries = ok(await b.get(`/webhooks/${webhookId}/deliveries`), 'B deliveries');
+    B.deliveryIds.push(...deliveries.body.deliveries.slice(0, 2).map((d: { id: string }) => d.id));
+    expect(B.deliveryIds.length).toBeGreaterThan(0);
   }
 
   // App A: an admin user, a user with the same custom id as B's owner, and a channel of its own.
@@ -259,10 +326,15 @@ beforeAll(async () => {
     }),
     'A channel',
   );
-  const bearer = (token: string) => apiClient(server.parley, { 'x-api-key': appA.apiKey, authorization: `Bearer ${token}` });
+  const bearer = (token: string) =>
+    apiClient(server.parley, { 'x-api-key': appA.apiKey, authorization: `Bearer ${token}` });
   callersA = [
     { name: 'A server (Secret)', kind: 'server', client: appA.server },
-    { name: 'A server (server JWT)', kind: 'server', client: bearer(await signed(appA.secret, { server: true })) },
+    {
+      name: 'A server (server JWT)',
+      kind: 'server',
+      client: bearer(await signed(appA.secret, { server: true })),
+    },
     { name: 'A admin user', kind: 'user', client: await appA.as('a-admin') },
     { name: 'A user with B owner’s id', kind: 'user', client: await appA.as(B.owner) },
   ];
@@ -276,10 +348,14 @@ describe('tenant isolation: every route, app A against app B', () => {
   it('has a probe for every route and a route for every probe', () => {
     const keys = server.parley.routes.map((r) => `${r.method} ${r.url}`);
     const unwalked = keys.filter((k) => !PROBES[k]);
-    expect(unwalked, 'routes the tenant walk does not know: add a probe in test/tenant-isolation.test.ts').toEqual(
-      [],
-    );
-    expect(Object.keys(PROBES).filter((k) => !keys.includes(k)), 'probes for routes that no longer exist').toEqual([]);
+    expect(
+      unwalked,
+      'routes the tenant walk does not know: add a probe in test/tenant-isolation.test.ts',
+    ).toEqual([]);
+    expect(
+      Object.keys(PROBES).filter((k) => !keys.includes(k)),
+      'probes for routes that no longer exist',
+    ).toEqual([]);
     for (const route of server.parley.routes) pathsFor(route.url); // every path parameter has values
   });
 
@@ -289,7 +365,7 @@ describe('tenant isolation: every route, app A against app B', () => {
     expect(before.users).toHaveLength(3);
     expect(before.channels).toHaveLength(2);
     expect(before.members).toHaveLength(6);
-    expect(before.messages).toHaveLength(4);
+    expect(before.messages).toHaveLength(6);
     expect(before.channel_types!.length).toBeGreaterThan(4);
     const eventsBefore = eventsOfB.length;
     const appRoutes = server.parley.routes.filter((r) => r.auth === 'app' || r.auth === 'server');
@@ -314,7 +390,10 @@ describe('tenant isolation: every route, app A against app B', () => {
           if (res.status >= 500) failures.push(`5xx: ${what}`);
           else if ((probe.expect ?? 'denied') === 'denied' && res.status !== 403 && res.status !== 404)
             failures.push(`not denied: ${what}`);
-          else if (res.status >= 400 && (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string'))
+          else if (
+            res.status >= 400 &&
+            (typeof res.body?.code !== 'string' || typeof res.body?.message !== 'string')
+          )
             failures.push(`error without {code, message}: ${what}`);
           try {
             expectNoLeak(res, what);
@@ -371,17 +450,24 @@ describe('cross-app credentials', () => {
     const res = await caller(appA.apiKey, { authorization: `Secret ${appB.secret}` }).get('/app');
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('AUTH_SECRET_INVALID');
-    const users = await caller(appA.apiKey, { authorization: `Secret ${appB.secret}` }).post('/users/query', {});
+    const users = await caller(appA.apiKey, { authorization: `Secret ${appB.secret}` }).post(
+      '/users/query',
+      {},
+    );
     expect(users.status).toBe(401);
   });
 
   it('rejects a user token signed by B’s secret sent with A’s api key', async () => {
     const token = await signed(appB.secret, { user_id: B.owner });
-    const res = await caller(appA.apiKey, { authorization: `Bearer ${token}` }).get('/channels/messaging/a-room');
+    const res = await caller(appA.apiKey, { authorization: `Bearer ${token}` }).get(
+      '/channels/messaging/a-room',
+    );
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('AUTH_TOKEN_INVALID');
     // The same token is fine with B's own key: the rejection is about the app, not the token.
-    const own = await caller(appB.apiKey, { authorization: `Bearer ${token}` }).get('/channels/messaging/b-room');
+    const own = await caller(appB.apiKey, { authorization: `Bearer ${token}` }).get(
+      '/channels/messaging/b-room',
+    );
     expect(own.status).toBe(200);
   });
 

@@ -1,7 +1,8 @@
 import { type Kysely, sql } from 'kysely';
+import type { Database } from '../../apps/server/src/platform/db.types.js';
 
 /** Tables with an `app_id` column: tenant data. Read from the catalog so new tables are covered. */
-async function tenantTables(db: Kysely<any>): Promise<string[]> {
+async function tenantTables(db: Kysely<Database>): Promise<string[]> {
   const tables = await sql<{ table_name: string }>`
     select distinct table_name from information_schema.columns
     where column_name = 'app_id' and table_schema = current_schema()
@@ -13,7 +14,7 @@ async function tenantTables(db: Kysely<any>): Promise<string[]> {
  * Every row of one app (its `apps` row and its rows in every tenant table), each as JSON, sorted.
  * Two equal snapshots mean nothing of the app was inserted, updated or deleted in between.
  */
-export async function snapshotOfApp(db: Kysely<any>, appId: string): Promise<Record<string, string[]>> {
+export async function snapshotOfApp(db: Kysely<Database>, appId: string): Promise<Record<string, string[]>> {
   const snapshot: Record<string, string[]> = {};
   for (const table of await tenantTables(db)) {
     const rows = await sql<Record<string, unknown>>`
@@ -26,7 +27,7 @@ export async function snapshotOfApp(db: Kysely<any>, appId: string): Promise<Rec
 }
 
 /** Row counts of `apps` and every tenant table, across all apps. */
-export async function rowCounts(db: Kysely<any>): Promise<Record<string, number>> {
+export async function rowCounts(db: Kysely<Database>): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of ['apps', ...(await tenantTables(db))]) {
     const res = await sql<{ n: string | number }>`select count(*) as n from ${sql.table(table)}`.execute(db);

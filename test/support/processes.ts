@@ -4,6 +4,10 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../../apps/server/dist/main.js', import.meta.url));
+export const CLI_ENTRY = fileURLToPath(new URL('../../apps/server/dist/cli.js', import.meta.url));
+
+/** The environment a child starts from: only PATH, so the parent's DATABASE_URL etc. never leak in. */
+const baseEnv = () => ({ PATH: process.env.PATH ?? '' });
 
 export interface ServerProcess {
   url: string;
@@ -13,9 +17,12 @@ export interface ServerProcess {
 }
 
 /** Starts the built server and resolves once it prints its URL and answers /health/ready. */
-export async function startServerProcess(env: Record<string, string>, timeoutMs = 60_000): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  timeoutMs = 60_000,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [SERVER_ENTRY], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
+    env: { ...baseEnv(), HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -23,7 +30,10 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   child.stderr!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start:\n${out}`));
+    }, timeoutMs);
     const check = () => {
       const match = /Parley is running at (http:\/\/[^\s]+)/.exec(out);
       if (match) {
@@ -34,9 +44,15 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
     child.stdout!.on('data', check);
     void exited.then((code) => reject(new Error(`server exited with ${code}:\n${out}`)));
   });
-  for (let i = 0; i < 100; i++) {
+  // Poll readiness (no timing assertion: the deadline only bounds a hung start).
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     const res = await fetch(`${url}/health/ready`).catch(() => undefined);
     if (res?.ok) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`server at ${url} never became ready:\n${out}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
   return {
@@ -51,8 +67,44 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   };
 }
 
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a built entry point (server or CLI) to its exit and returns what it printed. */
+export function runToExit(
+  entry: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<Exited> {
+  const child = spawn(process.execPath, [entry, ...args], {
+    env: { ...baseEnv(), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => (stdout += d));
+  child.stderr!.on('data', (d) => (stderr += d));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${entry} ${args.join(' ')} did not exit:\n${stdout}\n${stderr}`));
+    }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 /** A fresh database on the PostgreSQL server of `baseUrl`, dropped by `drop()`. */
-export async function freshPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function freshPostgresDatabase(
+  baseUrl: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `parley_e2e_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();

@@ -1,9 +1,13 @@
 import { parseArgs } from 'node:util';
 import { AppsService } from './domains/apps/apps.service.js';
 import { AuthService } from './domains/auth/auth.service.js';
+import { createJobSystem } from './jobs/boss.js';
+import { queuePolicies, startWorkers } from './jobs/index.js';
 import { openMigratedDatabase } from './platform/bootstrap.js';
 import { ConfigError, loadConfig } from './platform/config.js';
 import { EventBus } from './platform/events.js';
+import { createLogger } from './platform/logger.js';
+import { createMetrics } from './platform/metrics.js';
 import { seedDemo } from './seed/demo.js';
 import { createServices } from './server.js';
 
@@ -15,6 +19,7 @@ const USAGE = `Usage: npm run parley -- <command>
   user token <app name> <user_id> [--expires SECONDS]     sign a user token with the app's secret
   seed demo                                               create the demo app, users and channels
   migrate                                                 apply pending migrations
+  worker                                                  run the job workers (webhooks, ...) without HTTP
 
 Uses the same configuration as the server (DATABASE_URL, PARLEY_DATA_DIR, ...).`;
 
@@ -37,12 +42,27 @@ async function run(argv: string[]): Promise<number> {
   }
   const config = loadConfig();
   const database = await openMigratedDatabase(config);
-  const services = createServices(database, new EventBus());
+  const logger = createLogger(config);
+  const jobs = createJobSystem(config, database, logger, createMetrics());
+  const services = createServices(database, new EventBus(), jobs);
   const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const appByName = async (name: string | undefined) => {
     const row = name ? await services.apps.findByName(name) : undefined;
     if (!row) throw new Error(`no app named ${JSON.stringify(name)} (see: npm run parley -- app list)`);
     return row;
+  };
+  /** Runs every job worker until SIGINT/SIGTERM, then lets running jobs finish (graceful stop). */
+  const runWorkers = async () => {
+    await jobs.start(queuePolicies(config));
+    await startWorkers(jobs, { db: database.db, config, logger });
+    logger.info({ database: database.kind }, 'job workers running');
+    process.stdout.write(`Parley workers running (database: ${database.kind})\n`);
+    const signal = await new Promise<string>((resolve) => {
+      process.once('SIGINT', () => resolve('SIGINT'));
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+    });
+    logger.info({ signal }, 'stopping workers: letting running jobs finish');
+    await jobs.stop();
   };
   try {
     if (group === 'app' && command === 'create' && rest[0]) {
@@ -73,12 +93,15 @@ async function run(argv: string[]): Promise<number> {
       });
     } else if (group === 'migrate') {
       out({ ok: true });
+    } else if (group === 'worker') {
+      await runWorkers();
     } else {
       process.stderr.write(`Unknown command: ${positionals.join(' ')}\n\n${USAGE}\n`);
       return 2;
     }
     return 0;
   } finally {
+    await jobs.stop();
     await database.close();
     database.unlock();
   }

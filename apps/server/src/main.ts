@@ -28,14 +28,22 @@ async function main() {
     if (closing) return;
     closing = true;
     logger.info({ signal }, 'shutting down: draining requests');
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
+    const force = setTimeout(() => {
+      logger.error('shutdown took over 10 s: exiting anyway');
+      database.unlock();
+      process.exit(1);
+    }, 10_000).unref();
+    let code = 0;
     try {
       await parley.close();
       await database.close();
+    } catch (err) {
+      logger.error({ err }, 'shutdown failed');
+      code = 1;
     } finally {
       database.unlock();
       clearTimeout(force);
-      process.exit(0);
+      process.exit(code);
     }
   };
   process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -21,13 +21,21 @@ import { channelsRoutes } from './domains/channels/channels.routes.js';
 import { ChannelsService } from './domains/channels/channels.service.js';
 import { membersRoutes } from './domains/members/members.routes.js';
 import { MembersService } from './domains/members/members.service.js';
+import { MentionsService } from './domains/messages/mentions.service.js';
 import { messagesRoutes } from './domains/messages/messages.routes.js';
 import { MessagesService } from './domains/messages/messages.service.js';
+import { ThreadsService } from './domains/messages/threads.service.js';
 import { opsRoutes } from './domains/ops/ops.routes.js';
+import { reactionsRoutes } from './domains/reactions/reactions.routes.js';
+import { ReactionsService } from './domains/reactions/reactions.service.js';
 import { readsRoutes } from './domains/reads/reads.routes.js';
 import { ReadsService } from './domains/reads/reads.service.js';
 import { usersRoutes } from './domains/users/users.routes.js';
 import { UsersService } from './domains/users/users.service.js';
+import { webhooksRoutes } from './domains/webhooks/webhooks.routes.js';
+import { WebhooksService } from './domains/webhooks/webhooks.service.js';
+import { createJobSystem, type JobSystem } from './jobs/boss.js';
+import { queuePolicies, startWorkers } from './jobs/index.js';
 import type { Config } from './platform/config.js';
 import type { DatabaseHandle } from './platform/db.js';
 import { AppError } from './platform/errors.js';
@@ -53,7 +61,11 @@ export interface Services {
   channels: ChannelsService;
   members: MembersService;
   messages: MessagesService;
+  threads: ThreadsService;
+  mentions: MentionsService;
+  reactions: ReactionsService;
   reads: ReadsService;
+  webhooks: WebhooksService;
 }
 
 export type HttpServer = FastifyInstance<
@@ -70,13 +82,15 @@ export interface Parley {
   bus: EventBus;
   metrics: Metrics;
   realtime: RealtimeService;
+  /** Durable jobs (pg-boss): enqueued in the write's transaction, run by workers. */
+  jobs: JobSystem;
   database: DatabaseHandle;
   /** Every registered route with its auth mode: the cross-app walk test is generated from it. */
   routes: { method: string; url: string; auth: RouteAuth }[];
   close(): Promise<void>;
 }
 
-export function createServices(database: DatabaseHandle, bus: EventBus): Services {
+export function createServices(database: DatabaseHandle, bus: EventBus, jobs: JobSystem): Services {
   const db = database.db;
   const apps = new AppsService(db);
   const channelTypes = new ChannelTypesService(db);
@@ -89,7 +103,11 @@ export function createServices(database: DatabaseHandle, bus: EventBus): Service
     channels,
     members: new MembersService(db, bus, channels),
     messages: new MessagesService(db, bus, channels),
+    threads: new ThreadsService(db, bus, channels),
+    mentions: new MentionsService(db),
+    reactions: new ReactionsService(db, bus, channels),
     reads: new ReadsService(db, bus, channels),
+    webhooks: new WebhooksService(db, jobs),
   };
 }
 
@@ -98,6 +116,20 @@ export interface BuildOptions {
   gateway?: Partial<GatewayOptions>;
   /** Defaults to Redis when REDIS_URL is set, else in-memory. */
   broker?: Broker;
+}
+
+/** Waits (bounded) for the first connection, so limits count from the first request. */
+async function redisReady(redis: Redis, timeoutMs: number) {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once('ready', done);
+  });
 }
 
 export async function buildServer(
@@ -111,7 +143,12 @@ export async function buildServer(
     logger.error({ err: error, event: event.type }, 'event listener failed'),
   );
   bus.subscribe((event) => metrics.events.inc({ type: event.type }));
-  const services = createServices(database, bus);
+  const jobs = createJobSystem(config, database, logger, metrics);
+  const services = createServices(database, bus, jobs);
+  // The outbox: webhook deliveries are enqueued inside the transaction of the write that caused them.
+  bus.onCommitting((tx, events, afterCommit) => services.webhooks.enqueueDeliveries(tx, events, afterCommit));
+  await jobs.start(queuePolicies(config));
+  if (config.JOBS_WORKERS) await startWorkers(jobs, { db: database.db, config, logger });
   const routes: Parley['routes'] = [];
 
   const http = Fastify({
@@ -147,10 +184,29 @@ export async function buildServer(
     );
   });
 
+  // No offline queue: while Redis is unreachable a limit check fails at once (and fails open,
+  // below) instead of holding the request through reconnect attempts.
   const redis = config.REDIS_URL
-    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: false })
+    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: false })
     : undefined;
-  await http.register(rateLimit, { global: false, nameSpace: 'parley-rl:', ...(redis ? { redis } : {}) });
+  // Rate limits fail open: when Redis is unreachable, requests go through (logged) rather than
+  // every app call answering 500. Availability of the chat API matters more than exact limits.
+  let redisDownLogged = false;
+  redis?.on('error', (err) => {
+    if (!redisDownLogged)
+      logger.warn({ err }, 'rate limit store (Redis) unreachable: limits are not enforced');
+    redisDownLogged = true;
+  });
+  redis?.on('ready', () => {
+    redisDownLogged = false;
+  });
+  if (redis) await redisReady(redis, 2_000);
+  await http.register(rateLimit, {
+    global: false,
+    nameSpace: 'parley-rl:',
+    skipOnError: true,
+    ...(redis ? { redis } : {}),
+  });
   const appLimiter = http.createRateLimit({
     timeWindow: 60_000,
     keyGenerator: (req) => `app:${req.ctx.app.id}`,
@@ -222,7 +278,9 @@ export async function buildServer(
   await http.register(channelsRoutes(services));
   await http.register(membersRoutes(services));
   await http.register(messagesRoutes(services));
+  await http.register(reactionsRoutes(services));
   await http.register(readsRoutes(services));
+  await http.register(webhooksRoutes(services));
   await http.ready();
 
   const broker =
@@ -252,12 +310,14 @@ export async function buildServer(
     bus,
     metrics,
     realtime,
+    jobs,
     database,
     routes,
     async close() {
-      // WebSocket clients first (they reconnect elsewhere), then drain HTTP.
+      // WebSocket clients first (they reconnect elsewhere), then drain HTTP, then let running jobs finish.
       await realtime.close();
       await http.close();
+      await jobs.stop();
       redis?.disconnect();
     },
   };

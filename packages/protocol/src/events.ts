@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Channel, Member } from './channels.js';
 import { Cid, UserId } from './common.js';
-import { Message } from './messages.js';
+import { Message, Reaction } from './messages.js';
 import { UnreadCountsShape } from './reads.js';
 import { User } from './users.js';
 
@@ -31,9 +31,29 @@ export const EventMap = {
   'notification.invited': z.object({ cid: Cid, member: Member }),
   'notification.invite_accepted': z.object({ cid: Cid, member: Member }),
   'notification.invite_rejected': z.object({ cid: Cid, member: Member }),
-  'message.new': z.object({ cid: Cid, message: Message }),
+  /** `thread_parent`: for a thread reply, the parent with its updated reply_count / participants. */
+  'message.new': z.object({ cid: Cid, message: Message, thread_parent: Message.optional() }),
   'message.updated': z.object({ cid: Cid, message: Message }),
-  'message.deleted': z.object({ cid: Cid, message: Message, hard: z.boolean() }),
+  'message.deleted': z.object({
+    cid: Cid,
+    message: Message,
+    hard: z.boolean(),
+    thread_parent: Message.optional(),
+  }),
+  /** Reaction events carry the message with its updated counts and latest reactions. */
+  'reaction.new': z.object({ cid: Cid, user_id: UserId, message: Message, reaction: Reaction }),
+  'reaction.updated': z.object({ cid: Cid, user_id: UserId, message: Message, reaction: Reaction }),
+  'reaction.deleted': z.object({ cid: Cid, user_id: UserId, message: Message, reaction: Reaction }),
+  /** To the mentioned user's own channel, whether or not they muted the channel. */
+  'notification.mention': z.object({ cid: Cid, user_id: UserId, message: Message }),
+  /** To the reader's own channel (other devices): their new read position in a thread. */
+  'notification.thread_read': z.object({
+    cid: Cid,
+    user_id: UserId,
+    parent_id: z.string(),
+    last_read_seq: z.number().int(),
+    last_read_at: z.string(),
+  }),
   'message.read': z.object({
     cid: Cid,
     user_id: UserId,

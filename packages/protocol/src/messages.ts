@@ -45,7 +45,8 @@ export const ReactionType = z
     message: `a reaction type is at most ${REACTION_TYPE_MAX_LENGTH} characters`,
   })
   .refine((t) => shortcode.test(t) || emoji.test(t), {
-    message: 'a reaction type is an emoji shortcode (letters, digits, _ + -, optionally in colons) or an emoji',
+    message:
+      'a reaction type is an emoji shortcode (letters, digits, _ + -, optionally in colons) or an emoji',
   });
 
 export const Reaction = z.object({
@@ -167,4 +168,83 @@ export const ActingUserQuery = z.object({ user_id: UserId.optional() }).strict()
 export const MessageResponse = z.object({ message: Message });
 export const MessagesResponse = z.object({ messages: z.array(Message) });
 
-export const MessageResponse_ = undefined;
+// ---- threads ----
+
+export const Thread = z.object({
+  cid: Cid,
+  /** The thread's parent message, with reply_count, thread_participants and last_reply_at. */
+  parent: Message,
+  /** Live replies by others after the user's thread read position. */
+  unread_replies: z.number().int(),
+  /** Channel seq of the last reply the user has read (0 = none). */
+  last_read_seq: z.number().int(),
+  last_read_at: IsoDate.nullable(),
+});
+export type Thread = z.infer<typeof Thread>;
+
+export const ListThreadsQuery = z
+  .object({
+    /** Only threads in this channel. */
+    cid: Cid.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+    /** The `next` of the previous page. */
+    next: z.string().max(500).optional(),
+    user_id: UserId.optional(),
+  })
+  .strict();
+export const ThreadsResponse = z.object({ threads: z.array(Thread), next: z.string().nullable() });
+export const ThreadResponse = z.object({ thread: Thread });
+export const MarkThreadReadBody = z
+  .object({
+    /** Mark read up to and including this reply; omit for every reply so far. */
+    message_id: z.uuid().optional(),
+    user_id: UserId.optional(),
+  })
+  .strict();
+
+// ---- mentions ----
+
+export const ListMentionsQuery = z
+  .object({
+    cid: Cid.optional(),
+    /** Older than this message (the feed is newest first). */
+    id_lt: z.uuid().optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+    /** Only mentions after the user's read position in their channel. */
+    unread_only: z
+      .enum(['true', 'false'])
+      .default('false')
+      .transform((v) => v === 'true'),
+    user_id: UserId.optional(),
+  })
+  .strict();
+export const UnreadMentionsQuery = z.object({ user_id: UserId.optional() }).strict();
+export const UnreadMentions = z.object({
+  total_unread_mentions: z.number().int(),
+  channels: z.array(z.object({ cid: Cid, unread_mentions: z.number().int() })),
+});
+export type UnreadMentions = z.infer<typeof UnreadMentions>;
+
+// ---- reactions ----
+
+export const SendReactionBody = z
+  .object({
+    type: ReactionType,
+    score: z.number().int().min(1).max(1_000_000).default(1),
+    /** Replace the user's other reactions on this message (one reaction per user). */
+    enforce_unique: z.boolean().default(false),
+    user_id: UserId.optional(),
+  })
+  .strict();
+export type SendReactionBody = z.output<typeof SendReactionBody>;
+export const ReactionParams = z.object({ message_id: z.uuid(), reaction_type: ReactionType }).strict();
+export const ListReactionsQuery = z
+  .object({
+    type: ReactionType.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(25),
+    next: z.string().max(500).optional(),
+    user_id: UserId.optional(),
+  })
+  .strict();
+export const ReactionResponse = z.object({ message: Message, reaction: Reaction });
+export const ReactionsResponse = z.object({ reactions: z.array(Reaction), next: z.string().nullable() });

@@ -21,7 +21,8 @@ export const WebhookEventFilter = z
 /** True when `filters` selects the event named `type`. */
 export function webhookFilterMatches(filters: readonly string[], type: string): boolean {
   return filters.some(
-    (filter) => filter === '*' || filter === type || (filter.endsWith('.*') && type.startsWith(filter.slice(0, -1))),
+    (filter) =>
+      filter === '*' || filter === type || (filter.endsWith('.*') && type.startsWith(filter.slice(0, -1))),
   );
 }
 

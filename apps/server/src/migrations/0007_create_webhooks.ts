@@ -28,8 +28,8 @@ export async function up(db: Kysely<unknown>) {
       webhook_id uuid not null references webhook_endpoints (id) on delete cascade,
       event_id uuid not null,
       event_type text not null,
-      -- The exact event sent (the body without signing headers): redeliveries send it again.
-      payload jsonb not null,
+      -- The exact JSON body sent (text, byte for byte): retries and redeliveries send it again.
+      body text not null,
       status text not null default 'pending',
       attempts integer not null default 0,
       response_status integer,
@@ -40,7 +40,9 @@ export async function up(db: Kysely<unknown>) {
       last_attempt_at timestamptz,
       completed_at timestamptz
     )`.execute(db);
-  await sql`create index webhook_deliveries_webhook_idx on webhook_deliveries (app_id, webhook_id, id)`.execute(db);
+  await sql`create index webhook_deliveries_webhook_idx on webhook_deliveries (app_id, webhook_id, id)`.execute(
+    db,
+  );
 }
 
 export async function down(db: Kysely<unknown>) {

@@ -6,6 +6,8 @@ import * as createMembers from './0004_create_members.js';
 import * as createMessages from './0005_create_messages.js';
 import * as addUserInvisible from './0006_add_user_invisible.js';
 import * as createWebhooks from './0007_create_webhooks.js';
+import * as addThreadsAndReactions from './0008_add_threads_and_reactions.js';
+import * as createUserMessages from './0009_create_user_messages_and_thread_reads.js';
 
 /** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -16,4 +18,6 @@ export const migrations: Record<string, Migration> = {
   '0005_create_messages': createMessages,
   '0006_add_user_invisible': addUserInvisible,
   '0007_create_webhooks': createWebhooks,
+  '0008_add_threads_and_reactions': addThreadsAndReactions,
+  '0009_create_user_messages_and_thread_reads': createUserMessages,
 };

@@ -42,6 +42,23 @@ const ConfigSchema = z.object({
     .max(64)
     .regex(/^[A-Za-z0-9_.:-]+$/)
     .default('parley'),
+  /** Run job workers (webhook deliveries, ...) in this process. Set false on API-only nodes when
+   * `npm run parley -- worker` processes run the jobs. Jobs are always enqueued. */
+  JOBS_WORKERS: Bool.default(true),
+  /** How often an idle worker asks the database for jobs (a worker is also woken after a local write). */
+  JOBS_POLL_INTERVAL_MS: Int(500, 60_000).default(2000),
+  /** Jobs of one kind this process runs at once. */
+  JOBS_CONCURRENCY: Int(1, 100).default(4),
+  /** How often stuck jobs (their worker died) are failed and retried, and old jobs archived. */
+  JOBS_MAINTENANCE_INTERVAL_SECONDS: Int(1, 3600).default(60),
+  /** On shutdown, how long running jobs may take to finish before they are failed (and retried later). */
+  JOBS_SHUTDOWN_TIMEOUT_MS: Int(1000, 600_000).default(8000),
+  /** Time limit of one webhook request. */
+  WEBHOOK_TIMEOUT_MS: Int(100, 60_000).default(10_000),
+  /** Retries of a failed webhook delivery before it goes to the dead-letter queue. */
+  WEBHOOK_RETRY_LIMIT: Int(0, 50).default(8),
+  /** Base delay before the first retry; doubles with every retry, with random jitter. */
+  WEBHOOK_RETRY_DELAY_SECONDS: Int(1, 3600).default(10),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -30,6 +30,9 @@ export async function openDatabase(
 ): Promise<DatabaseHandle> {
   if (config.DATABASE_URL) {
     const pool = new pg.Pool({ connectionString: config.DATABASE_URL, max: config.DATABASE_POOL_SIZE });
+    // An idle client dying (Postgres restart, dropped connection) must not crash the process: the pool
+    // discards it and opens a new one on the next query.
+    pool.on('error', () => {});
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, kind: 'postgres', pool, close: () => db.destroy() };
   }

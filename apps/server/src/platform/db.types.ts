@@ -104,6 +104,44 @@ export interface MessagesTable {
   updated_at: Timestamp;
   edited_at: Date | null;
   deleted_at: Date | null;
+  /** Thread parents: live replies, participants (author first), latest live reply time. */
+  reply_count: Generated<number>;
+  thread_participants: ColumnType<string[], string[] | undefined, string[]>;
+  last_reply_at: Date | null;
+  /** Reactions per type and score sums per type, kept in step with `reactions`. */
+  reaction_counts: ColumnType<Record<string, number>, string | undefined, string>;
+  reaction_scores: ColumnType<Record<string, number>, string | undefined, string>;
+  mentioned_channel: Generated<boolean>;
+  mentioned_here: Generated<boolean>;
+}
+
+export interface ReactionsTable {
+  app_id: string;
+  message_id: string;
+  user_id: string;
+  type: string;
+  score: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+/** Per-user flags on messages that matter to the user (see migration 0009). */
+export interface UserMessagesTable {
+  app_id: string;
+  user_id: string;
+  message_id: string;
+  cid: string;
+  seq: number;
+  flags: number;
+  created_at: CreatedAt;
+}
+
+export interface ThreadReadsTable {
+  app_id: string;
+  user_id: string;
+  parent_id: string;
+  last_read_seq: number;
+  last_read_at: Date;
 }
 
 export interface Database {
@@ -113,6 +151,9 @@ export interface Database {
   channels: ChannelsTable;
   members: MembersTable;
   messages: MessagesTable;
+  reactions: ReactionsTable;
+  user_messages: UserMessagesTable;
+  thread_reads: ThreadReadsTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -121,5 +162,6 @@ export type ChannelTypeRow = Selectable<ChannelTypesTable>;
 export type ChannelRow = Selectable<ChannelsTable>;
 export type MemberRow = Selectable<MembersTable>;
 export type MessageRow = Selectable<MessagesTable>;
+export type ReactionRow = Selectable<ReactionsTable>;
 export type NewMessage = Insertable<MessagesTable>;
 export type UserUpdate = Updateable<UsersTable>;

@@ -37,7 +37,26 @@ export function createMetrics() {
       'Connections closed for being too slow',
     ),
   };
-  return { registry, httpDuration, events, dbPool, realtime };
+  /** Durable jobs (pg-boss), by job name: what the workers of this process did. */
+  const jobCounter = (name: string, help: string) =>
+    new client.Counter({ name, help, labelNames: ['job'] as const, registers: [registry] });
+  const jobs = {
+    completed: jobCounter('parley_jobs_completed_total', 'Jobs that ran to completion'),
+    failed: jobCounter('parley_jobs_failed_total', 'Job attempts that failed (retried or dead-lettered)'),
+    retried: jobCounter('parley_jobs_retried_total', 'Failed job attempts that will be retried'),
+    deadLettered: jobCounter(
+      'parley_jobs_dead_lettered_total',
+      'Jobs that failed their last attempt and went to the dead-letter queue',
+    ),
+    duration: new client.Histogram({
+      name: 'parley_job_duration_seconds',
+      help: 'Job attempt duration by job name',
+      labelNames: ['job'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+  return { registry, httpDuration, events, dbPool, realtime, jobs };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -146,12 +146,12 @@ describe('creating apps', () => {
       [{ name: '' }, 'body.name'],
       [{ name: 'semi;colon' }, 'body.name'],
       [{ name: 'x'.repeat(101) }, 'body.name'],
-      [{ name: uniqueName('ok'), extra: 1 }, 'body'],
+      [{ name: uniqueName('ok'), extra: 1 }, 'body.extra'],
       [
         { name: uniqueName('ok'), limits: { max_custom_data_bytes: 10 } },
         'body.limits.max_custom_data_bytes',
       ],
-      [{ name: uniqueName('ok'), limits: { unknown_limit: 10 } }, 'body.limits'],
+      [{ name: uniqueName('ok'), limits: { unknown_limit: 10 } }, 'body.limits.unknown_limit'],
       [{ name: uniqueName('ok'), settings: { dev_tokens: 'yes' } }, 'body.settings.dev_tokens'],
       [{ name: uniqueName('ok'), webhook_url: 'not a url' }, 'body.webhook_url'],
     ];

@@ -99,8 +99,8 @@ describe('creating channel types', () => {
       [{ name: 'ok-type', config: { max_message_length: 0 } }, 'body.config.max_message_length'],
       [{ name: 'ok-type', config: { slow_mode_seconds: 3601 } }, 'body.config.slow_mode_seconds'],
       [{ name: 'ok-type', config: { reactions: 'yes' } }, 'body.config.reactions'],
-      [{ name: 'ok-type', config: { unknown_flag: true } }, 'body.config'],
-      [{ name: 'ok-type', extra: 1 }, 'body'],
+      [{ name: 'ok-type', config: { unknown_flag: true } }, 'body.config.unknown_flag'],
+      [{ name: 'ok-type', extra: 1 }, 'body.extra'],
     ];
     for (const [body, field] of cases) {
       const res = await app.server.post('/channel-types', body);

@@ -123,6 +123,8 @@ const MATRIX: Record<ChannelAction, string> = {
   delete_own_message:  'Y   Y   Y    Y   Y    Y   Y   .   .   .   .',
   delete_any_message:  'Y   Y   Y    Y   Y    .   .   .   .   .   .',
   hard_delete_message: 'Y   Y   .    .   .    .   .   .   .   .   .',
+  react:               'Y   Y   Y    Y   Y    Y   Y   .   .   .   .',
+  mention_channel:     'Y   Y   Y    Y   Y    .   .   .   .   .   .',
   update_channel:      'Y   Y   .    Y   Y    .   .   .   .   .   .',
   freeze_channel:      'Y   Y   Y    Y   Y    .   .   .   .   .   .',
   truncate_channel:    'Y   Y   .    Y   .    .   .   .   .   .   .',

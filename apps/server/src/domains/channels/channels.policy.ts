@@ -18,6 +18,8 @@ export type ChannelAction =
   | 'delete_own_message'
   | 'delete_any_message'
   | 'hard_delete_message'
+  | 'react'
+  | 'mention_channel'
   | 'update_channel'
   | 'freeze_channel'
   | 'truncate_channel'
@@ -48,6 +50,10 @@ const RULES: Record<ChannelAction, readonly Who[]> = {
   delete_own_message: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
   delete_any_message: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
   hard_delete_message: ['admin'],
+  /** Add and remove one's own reactions. */
+  react: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  /** Mention everyone with @channel / @here (from others they stay plain text). */
+  mention_channel: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
   update_channel: ['admin', 'owner', 'channel_moderator'],
   freeze_channel: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
   truncate_channel: ['admin', 'owner'],
@@ -66,10 +72,11 @@ const RULES: Record<ChannelAction, readonly Who[]> = {
  */
 const ALLOWED_WHEN_BANNED: ReadonlySet<ChannelAction> = new Set(['read']);
 
-/** Guests (app role `guest`) may read, send, handle their own messages and leave; nothing else. */
+/** Guests (app role `guest`) may read, send, react, handle their own messages and leave; nothing else. */
 const GUEST_ACTIONS: ReadonlySet<ChannelAction> = new Set([
   'read',
   'send',
+  'react',
   'edit_own_message',
   'delete_own_message',
   'leave_channel',

@@ -3,11 +3,18 @@ import {
   ChannelParams,
   DeleteMessageQuery,
   ErrorResponse,
+  ListMentionsQuery,
   ListMessagesQuery,
+  ListThreadsQuery,
+  MarkThreadReadBody,
   MessageParams,
   MessageResponse,
   MessagesResponse,
   SendMessageBody,
+  ThreadResponse,
+  ThreadsResponse,
+  UnreadMentions,
+  UnreadMentionsQuery,
   UpdateMessageBody,
 } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -71,6 +78,70 @@ export const messagesRoutes =
       async (req) => ({
         message: await services.messages.get(req.ctx, req.params.message_id, req.query.user_id),
       }),
+    );
+    app.get(
+      '/messages/:message_id/replies',
+      {
+        ...anyCaller,
+        schema: {
+          tags: ['threads'],
+          params: MessageParams,
+          querystring: ListMessagesQuery,
+          response: { 200: MessagesResponse, ...errors },
+        },
+      },
+      async (req) => ({
+        messages: await services.messages.replies(req.ctx, req.params.message_id, req.query),
+      }),
+    );
+    app.get(
+      '/threads',
+      {
+        ...anyCaller,
+        schema: {
+          tags: ['threads'],
+          querystring: ListThreadsQuery,
+          response: { 200: ThreadsResponse, ...errors },
+        },
+      },
+      async (req) => services.threads.list(req.ctx, req.query),
+    );
+    app.post(
+      '/threads/:message_id/read',
+      {
+        ...anyCaller,
+        schema: {
+          tags: ['threads'],
+          params: MessageParams,
+          body: MarkThreadReadBody,
+          response: { 200: ThreadResponse, ...errors },
+        },
+      },
+      async (req) => ({ thread: await services.threads.markRead(req.ctx, req.params.message_id, req.body) }),
+    );
+    app.get(
+      '/mentions',
+      {
+        ...anyCaller,
+        schema: {
+          tags: ['mentions'],
+          querystring: ListMentionsQuery,
+          response: { 200: MessagesResponse, ...errors },
+        },
+      },
+      async (req) => ({ messages: await services.mentions.list(req.ctx, req.query) }),
+    );
+    app.get(
+      '/mentions/unread',
+      {
+        ...anyCaller,
+        schema: {
+          tags: ['mentions'],
+          querystring: UnreadMentionsQuery,
+          response: { 200: UnreadMentions, ...errors },
+        },
+      },
+      async (req) => services.mentions.unread(req.ctx, req.query.user_id),
     );
     app.patch(
       '/messages/:message_id',

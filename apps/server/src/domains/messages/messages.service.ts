@@ -1,47 +1,26 @@
-import type {
-  Attachment,
-  ListMessagesQuery,
-  Message,
-  SendMessageBody,
-  UpdateMessageBody,
-} from '@parley/protocol';
+import type { ListMessagesQuery, Message, SendMessageBody, UpdateMessageBody } from '@parley/protocol';
 import type { z } from 'zod';
 import { actingUserId, optionalActingUserId, type RequestContext } from '../../platform/context.js';
 import type { Db, Executor } from '../../platform/db.js';
 import type { MessageRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
-import { type EventBus, inTransaction } from '../../platform/events.js';
+import { type EventBus, inTransaction, type PendingEvents } from '../../platform/events.js';
 import { uuidv7 } from '../../platform/ids.js';
 import { checkCustomSize } from '../../platform/limits.js';
 import { authorize, can } from '../channels/channels.policy.js';
 import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelAccess, type ChannelsService, subjectOf } from '../channels/channels.service.js';
 import { membersRepository } from '../members/members.repository.js';
-import { messagesRepository } from './messages.repository.js';
+import { reactionsRepository } from '../reactions/reactions.repository.js';
+import { MAX_MENTIONS, parseMentions } from './mentions.js';
+import { enrich, enrichOne, quotedOf, toMessageDto } from './messages.dto.js';
+import { type MessageWindow, messagesRepository } from './messages.repository.js';
+import { type FlagRow, MessageFlag, userMessagesRepository } from './user-messages.repository.js';
 
-const iso = (d: Date | null) => (d ? d.toISOString() : null);
+export { toMessageDto } from './messages.dto.js';
 
-export function toMessageDto(row: MessageRow): Message {
-  return {
-    id: row.id,
-    cid: row.cid,
-    seq: row.seq,
-    user_id: row.user_id,
-    client_msg_id: row.client_msg_id,
-    type: row.type as Message['type'],
-    text: row.text,
-    custom: row.custom as Record<string, unknown>,
-    attachments: row.attachments as Attachment[],
-    mentioned_user_ids: row.mentioned_user_ids,
-    parent_id: row.parent_id,
-    reply_to_id: row.reply_to_id,
-    show_in_channel: row.show_in_channel,
-    created_at: row.created_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
-    edited_at: iso(row.edited_at),
-    deleted_at: iso(row.deleted_at),
-  };
-}
+/** @channel / @here are refused in channels with more members than this (one row and event each). */
+export const MAX_WILDCARD_MENTION_MEMBERS = 1000;
 
 /** Text length is counted in characters (code points), so an emoji counts once. */
 function checkLength(text: string, max: number) {
@@ -53,8 +32,22 @@ function checkLength(text: string, max: number) {
   }
 }
 
+/** Who a message mentions, after the membership and permission checks. */
+interface ResolvedMentions {
+  /** Stored as mentioned_user_ids: named users who are channel members, in order of appearance. */
+  explicit: string[];
+  channel: boolean;
+  here: boolean;
+  /** Who gets the MENTIONED flag and a notification: named users, or every member for a wildcard; never the sender. */
+  targets: string[];
+}
+
+const NO_MENTIONS: ResolvedMentions = { explicit: [], channel: false, here: false, targets: [] };
+
 /** Thrown inside the send transaction to roll it back when the client_msg_id already exists. */
 class DuplicateSend extends Error {}
+
+type CursorQuery = z.output<typeof ListMessagesQuery>;
 
 export class MessagesService {
   constructor(
@@ -66,7 +59,10 @@ export class MessagesService {
   /**
    * Sends a message. Idempotent on (channel, user, client_msg_id): a repeat returns the first
    * message with `created: false` and emits nothing. Checks, in order: membership and bans,
-   * freeze, slow mode, length, thread/quote targets; then takes the next seq and inserts.
+   * freeze, slow mode, length, thread/quote targets, mentions; then takes the next seq and
+   * inserts. A thread reply also updates its parent (reply_count, participants, last_reply_at),
+   * flags both as thread participants and moves the replier's thread read position, all in the
+   * same transaction; message.new carries the updated parent as `thread_parent`.
    */
   async send(
     ctx: RequestContext,
@@ -85,27 +81,36 @@ export class MessagesService {
       );
       if (existing) {
         await this.channels.access(this.db, ctx, cid, 'read', userId);
-        return { message: toMessageDto(existing), created: false };
+        return { message: await enrichOne(this.db, ctx.app.id, existing, userId), created: false };
       }
     }
     try {
-      const row = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
+      const message = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
         const access = await this.channels.access(tx, ctx, cid, 'send', userId);
-        await this.checkSendRules(tx, ctx, access, userId, body);
+        const { parent, quoted } = await this.checkSendRules(tx, ctx, access, userId, body);
+        const mentions = await this.resolveMentions(
+          tx,
+          ctx,
+          access,
+          userId,
+          body.text,
+          body.mentioned_user_ids,
+        );
         const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date());
         const now = next.created_at;
-        const { last_seq } = next;
         const inserted = await messagesRepository.insert(tx, ctx.app.id, {
           id: uuidv7(now.getTime()),
           cid,
-          seq: last_seq,
+          seq: next.last_seq,
           user_id: userId,
           client_msg_id: body.client_msg_id ?? null,
           type: body.parent_id ? 'reply' : 'regular',
           text: body.text,
           custom: body.custom ?? {},
           attachments: body.attachments,
-          mentioned_user_ids: [...new Set(body.mentioned_user_ids)],
+          mentioned_user_ids: mentions.explicit,
+          mentioned_channel: mentions.channel,
+          mentioned_here: mentions.here,
           parent_id: body.parent_id ?? null,
           reply_to_id: body.reply_to_id ?? null,
           show_in_channel: body.parent_id ? body.show_in_channel : false,
@@ -113,10 +118,41 @@ export class MessagesService {
         });
         if (!inserted) throw new DuplicateSend();
         await membersRepository.unhideAll(tx, ctx.app.id, cid);
-        events.record('message.new', { cid, message: toMessageDto(inserted) });
-        return inserted;
+
+        const flags: FlagRow[] = mentions.targets.map((user_id) => ({
+          user_id,
+          message_id: inserted.id,
+          cid,
+          seq: inserted.seq,
+          flags: MessageFlag.MENTIONED,
+        }));
+        let threadParent: Message | undefined;
+        if (parent) {
+          const updated = await messagesRepository.addReply(tx, ctx.app.id, parent.id, userId, now);
+          await userMessagesRepository.markThreadRead(tx, ctx.app.id, userId, parent.id, inserted.seq, now);
+          for (const user_id of new Set([parent.user_id, userId])) {
+            flags.push({
+              user_id,
+              message_id: parent.id,
+              cid,
+              seq: parent.seq,
+              flags: MessageFlag.THREAD_PARTICIPANT,
+            });
+          }
+          threadParent = await enrichOne(tx, ctx.app.id, updated, undefined);
+        }
+        await userMessagesRepository.addFlags(tx, ctx.app.id, flags);
+
+        const dto = toMessageDto(inserted, { quoted: quoted ? quotedOf(quoted.id, quoted) : null });
+        events.record('message.new', {
+          cid,
+          message: dto,
+          ...(threadParent ? { thread_parent: threadParent } : {}),
+        });
+        recordMentions(events, cid, mentions.targets, dto);
+        return dto;
       });
-      return { message: toMessageDto(row), created: true };
+      return { message, created: true };
     } catch (error) {
       if (!(error instanceof DuplicateSend)) throw error;
       const existing = await messagesRepository.findByClientId(
@@ -126,7 +162,7 @@ export class MessagesService {
         userId,
         body.client_msg_id!,
       );
-      return { message: toMessageDto(existing!), created: false };
+      return { message: await enrichOne(this.db, ctx.app.id, existing!, userId), created: false };
     }
   }
 
@@ -136,7 +172,7 @@ export class MessagesService {
     access: ChannelAccess,
     userId: string,
     body: SendMessageBody,
-  ) {
+  ): Promise<{ parent: MessageRow | undefined; quoted: MessageRow | undefined }> {
     const { channel, config } = access;
     const subject = subjectOf(ctx, access);
     if (channel.frozen && !can('send_when_frozen', subject)) throw new AppError('CHANNEL_FROZEN');
@@ -157,84 +193,165 @@ export class MessagesService {
         });
       }
     }
-    if (body.parent_id) {
-      if (!config.replies)
-        throw new AppError('FORBIDDEN', 'replies are off for this channel type', { field: 'parent_id' });
-      const parent = await this.requireSameChannelMessage(
-        tx,
-        ctx.app.id,
-        channel.cid,
-        body.parent_id,
-        'parent_id',
-      );
-      if (parent.parent_id)
-        throw new AppError('VALIDATION_FAILED', 'threads do not nest: reply to the thread parent', {
-          field: 'parent_id',
-        });
+    if (body.parent_id && !config.replies)
+      throw new AppError('FORBIDDEN', 'replies are off for this channel type', { field: 'parent_id' });
+    if (body.reply_to_id && !config.quotes)
+      throw new AppError('FORBIDDEN', 'quoted replies are off for this channel type', {
+        field: 'reply_to_id',
+      });
+    // Parent and quoted message in one query.
+    const ids = [body.parent_id, body.reply_to_id].filter((id): id is string => id !== undefined);
+    if (ids.length === 0) return { parent: undefined, quoted: undefined };
+    const found = await messagesRepository.findMany(tx, ctx.app.id, [...new Set(ids)]);
+    const target = (id: string, field: string) => {
+      const row = found.find((m) => m.id === id);
+      if (!row || row.cid !== channel.cid) {
+        throw new AppError('MESSAGE_NOT_FOUND', `message ${id} does not exist in this channel`, { field });
+      }
+      if (row.deleted_at) throw new AppError('MESSAGE_DELETED', `message ${id} was deleted`, { field });
+      return row;
+    };
+    const parent = body.parent_id ? target(body.parent_id, 'parent_id') : undefined;
+    if (parent?.parent_id) {
+      throw new AppError('THREAD_NESTED', 'threads do not nest: reply to the thread parent', {
+        field: 'parent_id',
+        parent_id: parent.parent_id,
+      });
     }
-    if (body.reply_to_id) {
-      if (!config.quotes)
-        throw new AppError('FORBIDDEN', 'quoted replies are off for this channel type', {
-          field: 'reply_to_id',
-        });
-      await this.requireSameChannelMessage(tx, ctx.app.id, channel.cid, body.reply_to_id, 'reply_to_id');
-    }
+    const quoted = body.reply_to_id ? target(body.reply_to_id, 'reply_to_id') : undefined;
+    return { parent, quoted };
   }
 
-  private async requireSameChannelMessage(
-    db: Executor,
-    appId: string,
-    cid: string,
-    id: string,
-    field: string,
-  ) {
-    const target = await messagesRepository.find(db, appId, id);
-    if (!target || target.cid !== cid) {
-      throw new AppError('MESSAGE_NOT_FOUND', `message ${id} does not exist in this channel`, { field });
+  /**
+   * Mentions of a text: `@user_id` tokens plus the ids the client names, kept only for channel
+   * members (others are dropped, not refused). `@channel` / `@here` count only when the actor
+   * may mention the whole channel (owners, moderators, admins, server calls); from anyone else
+   * they stay plain text. More than MAX_MENTIONS named users → TOO_MANY_MENTIONS.
+   */
+  private async resolveMentions(
+    tx: Executor,
+    ctx: RequestContext,
+    access: ChannelAccess,
+    senderId: string,
+    text: string,
+    given: readonly string[],
+  ): Promise<ResolvedMentions> {
+    const parsed = parseMentions(text);
+    if (parsed.tokens > MAX_MENTIONS) {
+      throw new AppError('TOO_MANY_MENTIONS', `at most ${MAX_MENTIONS} users may be mentioned`, {
+        field: 'text',
+      });
     }
-    return target;
+    const wildcard = (parsed.channel || parsed.here) && can('mention_channel', subjectOf(ctx, access));
+    const candidates = [...new Set([...parsed.userIds, ...given])];
+    if (candidates.length === 0 && !wildcard) return NO_MENTIONS;
+    if (wildcard && access.channel.member_count > MAX_WILDCARD_MENTION_MEMBERS) {
+      throw new AppError(
+        'TOO_MANY_MENTIONS',
+        `@channel and @here work in channels of at most ${MAX_WILDCARD_MENTION_MEMBERS} members`,
+        { field: 'text' },
+      );
+    }
+    const members = new Set(
+      await messagesRepository.mentionable(tx, ctx.app.id, access.channel.cid, wildcard ? 'all' : candidates),
+    );
+    const explicit = candidates.filter((id) => members.has(id));
+    if (explicit.length > MAX_MENTIONS) {
+      throw new AppError('TOO_MANY_MENTIONS', `at most ${MAX_MENTIONS} users may be mentioned`, {
+        field: 'mentioned_user_ids',
+      });
+    }
+    const targets = (wildcard ? [...members] : explicit).filter((id) => id !== senderId);
+    return { explicit, channel: wildcard && parsed.channel, here: wildcard && parsed.here, targets };
   }
 
   async get(ctx: RequestContext, id: string, userId?: string): Promise<Message> {
     const row = await this.findRow(ctx, id);
-    await this.channels.access(this.db, ctx, row.cid, 'read', optionalActingUserId(ctx, userId));
-    return toMessageDto(row);
+    const access = await this.channels.access(
+      this.db,
+      ctx,
+      row.cid,
+      'read',
+      optionalActingUserId(ctx, userId),
+    );
+    return enrichOne(this.db, ctx.app.id, row, access.userId);
   }
 
   /** Cursor pagination by message id (never offset): latest, before, after or around a message. */
-  async list(
+  async list(ctx: RequestContext, cid: string, query: CursorQuery): Promise<Message[]> {
+    const access = await this.channels.access(this.db, ctx, cid, 'read', query.user_id);
+    const rows = await this.pageOf(ctx, access, query, undefined);
+    return enrich(this.db, ctx.app.id, rows, access.userId);
+  }
+
+  /** A thread's replies, with the same cursors as a channel's messages (ids of replies of this thread). */
+  async replies(ctx: RequestContext, parentId: string, query: CursorQuery): Promise<Message[]> {
+    const parent = await this.findRow(ctx, parentId);
+    const access = await this.channels.access(this.db, ctx, parent.cid, 'read', query.user_id);
+    if (parent.parent_id) {
+      throw new AppError('THREAD_NESTED', 'this message is a reply; list the replies of its parent', {
+        field: 'message_id',
+        parent_id: parent.parent_id,
+      });
+    }
+    const rows = await this.pageOf(ctx, access, query, parentId);
+    return enrich(this.db, ctx.app.id, rows, access.userId);
+  }
+
+  private async pageOf(
     ctx: RequestContext,
-    cid: string,
-    query: z.output<typeof ListMessagesQuery>,
-  ): Promise<Message[]> {
+    access: ChannelAccess,
+    query: CursorQuery,
+    parentId: string | undefined,
+  ): Promise<MessageRow[]> {
     const cursors = (['id_lt', 'id_gt', 'id_around'] as const).filter((k) => query[k] !== undefined);
     if (cursors.length > 1) {
       throw new AppError('VALIDATION_FAILED', 'use at most one of id_lt, id_gt, id_around', {
         field: `query.${cursors[1]}`,
       });
     }
-    const access = await this.channels.access(this.db, ctx, cid, 'read', query.user_id);
-    const window = { afterSeq: access.membership?.cleared_seq ?? 0, after: access.channel.truncated_at };
-    const seqOf = async (id: string, field: string) =>
-      (await this.requireSameChannelMessage(this.db, ctx.app.id, cid, id, `query.${field}`)).seq;
+    const cid = access.channel.cid;
+    const window: MessageWindow = {
+      afterSeq: access.membership?.cleared_seq ?? 0,
+      after: access.channel.truncated_at,
+    };
+    const seqOf = async (id: string, field: string) => {
+      const target = await messagesRepository.find(this.db, ctx.app.id, id);
+      if (!target || target.cid !== cid || (parentId !== undefined && target.parent_id !== parentId)) {
+        const where = parentId ? 'this thread' : 'this channel';
+        throw new AppError('MESSAGE_NOT_FOUND', `message ${id} does not exist in ${where}`, {
+          field: `query.${field}`,
+        });
+      }
+      return target.seq;
+    };
     const page = (direction: 'before' | 'after', seq: number | null, limit: number, inclusive = false) =>
-      messagesRepository.page(this.db, ctx.app.id, cid, window, { direction, seq, limit, inclusive });
+      messagesRepository.page(this.db, ctx.app.id, cid, window, {
+        direction,
+        seq,
+        limit,
+        inclusive,
+        ...(parentId ? { parentId } : {}),
+      });
 
-    let rows: MessageRow[];
-    if (query.id_lt) rows = await page('before', await seqOf(query.id_lt, 'id_lt'), query.limit);
-    else if (query.id_gt) rows = await page('after', await seqOf(query.id_gt, 'id_gt'), query.limit);
-    else if (query.id_around) {
+    if (query.id_lt) return page('before', await seqOf(query.id_lt, 'id_lt'), query.limit);
+    if (query.id_gt) return page('after', await seqOf(query.id_gt, 'id_gt'), query.limit);
+    if (query.id_around) {
       const seq = await seqOf(query.id_around, 'id_around');
       const before = Math.floor(query.limit / 2);
       const [older, newer] = await Promise.all([
         before > 0 ? page('before', seq, before) : Promise.resolve([]),
         page('after', seq, query.limit - before, true),
       ]);
-      rows = [...older, ...newer];
-    } else rows = await page('before', null, query.limit);
-    return rows.map(toMessageDto);
+      return [...older, ...newer];
+    }
+    return page('before', null, query.limit);
   }
 
+  /**
+   * Edits a message. A new text (or a new mentioned_user_ids) re-resolves mentions: flags follow
+   * the new set, and only users mentioned for the first time are notified.
+   */
   async update(ctx: RequestContext, id: string, body: z.output<typeof UpdateMessageBody>): Promise<Message> {
     const userId = optionalActingUserId(ctx, body.user_id);
     const current = await this.findRow(ctx, id);
@@ -249,44 +366,99 @@ export class MessagesService {
       if (text.trim() === '' && attachments.length === 0)
         throw new AppError('MESSAGE_EMPTY', undefined, { field: 'text' });
       if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
+      const remention = body.text !== undefined || body.mentioned_user_ids !== undefined;
+      const mentions = remention
+        ? await this.resolveMentions(tx, ctx, access, current.user_id, text, body.mentioned_user_ids ?? [])
+        : undefined;
       const row = await messagesRepository.update(tx, ctx.app.id, id, {
         text,
         attachments: JSON.stringify(attachments),
         ...(body.custom ? { custom: JSON.stringify(body.custom) } : {}),
-        ...(body.mentioned_user_ids ? { mentioned_user_ids: [...new Set(body.mentioned_user_ids)] } : {}),
+        ...(mentions
+          ? {
+              mentioned_user_ids: mentions.explicit,
+              mentioned_channel: mentions.channel,
+              mentioned_here: mentions.here,
+            }
+          : {}),
         edited_at: new Date(),
       });
-      const dto = toMessageDto(row!);
-      events.record('message.updated', { cid: current.cid, message: dto });
+      let newlyMentioned: string[] = [];
+      if (mentions) {
+        const before = new Set(current.mentioned_user_ids);
+        const everyone = current.mentioned_channel || current.mentioned_here;
+        newlyMentioned = everyone ? [] : mentions.targets.filter((u) => !before.has(u));
+        await userMessagesRepository.clearFlag(tx, ctx.app.id, id, MessageFlag.MENTIONED, mentions.targets);
+        await userMessagesRepository.addFlags(
+          tx,
+          ctx.app.id,
+          mentions.targets.map((user_id) => ({
+            user_id,
+            message_id: id,
+            cid: current.cid,
+            seq: current.seq,
+            flags: MessageFlag.MENTIONED,
+          })),
+        );
+      }
+      const dto = await enrichOne(tx, ctx.app.id, row!, access.userId);
+      const broadcast = { ...dto, own_reactions: [] };
+      events.record('message.updated', { cid: current.cid, message: broadcast });
+      recordMentions(events, current.cid, newlyMentioned, broadcast);
       return dto;
     });
   }
 
-  /** Soft delete leaves a tombstone (id and seq kept, content cleared); hard delete removes the row. */
+  /**
+   * Soft delete leaves a tombstone (id and seq kept; text, attachments, custom data, mentions and
+   * reactions cleared); hard delete removes the row (reactions and flags go with it). Deleting a
+   * live thread reply takes it out of the parent's reply_count and last_reply_at (participants
+   * stay); message.deleted then carries the updated parent.
+   */
   async delete(ctx: RequestContext, id: string, hard: boolean, requestedUserId?: string): Promise<Message> {
     const userId = optionalActingUserId(ctx, requestedUserId);
-    const current = await this.findRow(ctx, id);
     return inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
+      // Locked, so two deletes of one reply cannot both take it off the parent's count.
+      const current = await messagesRepository.findForUpdate(tx, ctx.app.id, id);
+      if (!current) throw new AppError('MESSAGE_NOT_FOUND');
       const access = await this.channels.access(tx, ctx, current.cid, 'read', userId);
       const subject = subjectOf(ctx, access);
       authorize(userId === current.user_id ? 'delete_own_message' : 'delete_any_message', subject);
+      let dto: Message;
       if (hard) {
         authorize('hard_delete_message', subject);
         await messagesRepository.delete(tx, ctx.app.id, id);
-        const dto = toMessageDto(current);
-        events.record('message.deleted', { cid: current.cid, message: dto, hard: true });
-        return dto;
+        dto = await enrichOne(tx, ctx.app.id, current, undefined);
+      } else {
+        if (Object.keys(current.reaction_counts).length > 0)
+          await reactionsRepository.deleteAllForMessage(tx, ctx.app.id, id);
+        const row = await messagesRepository.update(tx, ctx.app.id, id, {
+          type: 'deleted',
+          text: '',
+          attachments: '[]',
+          custom: '{}',
+          mentioned_user_ids: [],
+          mentioned_channel: false,
+          mentioned_here: false,
+          reaction_counts: '{}',
+          reaction_scores: '{}',
+          deleted_at: current.deleted_at ?? new Date(),
+        });
+        if (current.mentioned_user_ids.length > 0 || current.mentioned_channel || current.mentioned_here)
+          await userMessagesRepository.clearFlag(tx, ctx.app.id, id, MessageFlag.MENTIONED);
+        dto = await enrichOne(tx, ctx.app.id, row!, undefined);
       }
-      const row = await messagesRepository.update(tx, ctx.app.id, id, {
-        type: 'deleted',
-        text: '',
-        attachments: '[]',
-        custom: '{}',
-        mentioned_user_ids: [],
-        deleted_at: current.deleted_at ?? new Date(),
+      let threadParent: Message | undefined;
+      if (current.parent_id && !current.deleted_at) {
+        const parent = await messagesRepository.removeReply(tx, ctx.app.id, current.parent_id);
+        if (parent) threadParent = await enrichOne(tx, ctx.app.id, parent, undefined);
+      }
+      events.record('message.deleted', {
+        cid: current.cid,
+        message: dto,
+        hard,
+        ...(threadParent ? { thread_parent: threadParent } : {}),
       });
-      const dto = toMessageDto(row!);
-      events.record('message.deleted', { cid: current.cid, message: dto, hard: false });
       return dto;
     });
   }
@@ -296,4 +468,9 @@ export class MessagesService {
     if (!row) throw new AppError('MESSAGE_NOT_FOUND');
     return row;
   }
+}
+
+/** One notification.mention per mentioned user, to their own channel. */
+function recordMentions(events: PendingEvents, cid: string, userIds: string[], message: Message) {
+  for (const user_id of userIds) events.record('notification.mention', { cid, user_id, message });
 }

@@ -7,6 +7,7 @@ import {
   type TestApp,
   type TestServer,
 } from '../../test-support/harness.js';
+import { type QueryCounter, queryCounter } from '../../test-support/query-counter.js';
 
 let server: TestServer;
 let app: TestApp;
@@ -468,5 +469,78 @@ describe('payload validation', () => {
       attachments: [{ type: 'image', url: 'https://ok.example.com/a.png', width: 10, height: 20 }],
     });
     expect(ok).toMatchObject({ attachments: [{ type: 'image', width: 10, height: 20 }] });
+  });
+});
+
+describe('query counts of the hot paths (an N+1 fails here)', () => {
+  let counter: QueryCounter;
+  let path: string;
+  beforeAll(async () => {
+    counter = queryCounter(server.database);
+    path = await channel('queries');
+  });
+
+  /**
+   * Runs `work` and returns its statements, so a changed count shows what changed. The api key
+   * lookup is left out: it is cached for a few seconds, so whether it runs depends on timing.
+   */
+  const statements = async (work: () => Promise<unknown>) =>
+    (await counter.during(work)).filter((q) => !q.startsWith('select * from "apps" where "api_key"'));
+
+  it('send: a fixed number of statements, whatever the message holds', async () => {
+    // Authentication (the user), begin, channel, channel type, membership, next seq, insert,
+    // unhide, webhook endpoints (the outbox), commit.
+    const plain = await statements(() => send(bob, path, 'plain'));
+    expect(plain, plain.join('\n')).toHaveLength(10);
+
+    const parent = await send(alice, path, 'parent');
+    const quoted = await send(carol, path, 'quoted');
+    await alice.post(`/messages/${parent.id}/reactions`, { type: 'like' });
+    // + parent and quote (one query), mention check, parent counters, thread read position,
+    //   user_messages flags, the parent's latest reactions for thread_parent.
+    const rich = await statements(() =>
+      send(bob, path, '@alice @carol look', { parent_id: parent.id, reply_to_id: quoted.id }),
+    );
+    expect(rich, rich.join('\n')).toHaveLength(16);
+    // Twice the mentions cost the same.
+    const more = await statements(() =>
+      send(bob, path, '@alice @carol @bob @adm look', {
+        parent_id: parent.id,
+        reply_to_id: quoted.id,
+        mentioned_user_ids: ['alice', 'carol'],
+      }),
+    );
+    expect(more, more.join('\n')).toHaveLength(16);
+  });
+
+  it('list messages: the same count for 5 or 100 messages with quotes and reactions', async () => {
+    const list = await channel('queries-list');
+    const sent: Msg[] = [];
+    for (let i = 0; i < 100; i++) {
+      const quote = i > 0 && i % 3 === 0 ? { reply_to_id: sent[i - 1]!.id } : {};
+      sent.push(await send(i % 2 ? bob : carol, list, `m${i}`, quote));
+    }
+    await Promise.all(
+      sent
+        .filter((_, i) => i % 4 === 0)
+        .flatMap((m) => [
+          bob.post(`/messages/${m.id}/reactions`, { type: 'like' }),
+          carol.post(`/messages/${m.id}/reactions`, { type: 'fire' }),
+        ]),
+    );
+    // The user (auth), channel, channel type, membership, page, quoted messages, latest + own reactions.
+    const small = await statements(async () =>
+      expect((await bob.get(`${list}/messages?limit=5`)).status).toBe(200),
+    );
+    const large = await statements(async () => {
+      const res = await bob.get(`${list}/messages?limit=100`);
+      expect(res.body.messages).toHaveLength(100);
+      expect(res.body.messages.filter((m: { quoted_message: unknown }) => m.quoted_message)).toHaveLength(33);
+    });
+    expect(large, large.join('\n')).toHaveLength(7);
+    expect(small, small.join('\n')).toHaveLength(large.length);
+    // A page without quotes or reactions skips those two queries.
+    const bare = await statements(() => bob.get(`${list}/messages?id_lt=${sent[3]!.id}&limit=2`));
+    expect(bare, bare.join('\n')).toHaveLength(6); // + the cursor's seq
   });
 });

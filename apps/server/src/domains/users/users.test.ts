@@ -71,7 +71,7 @@ describe('upserting users', () => {
       [{ users: [{ id: 'ok1', image: 'not a url' }] }, 'body.users.0.image'],
       [{ users: [{ id: 'ok1', custom: [] }] }, 'body.users.0.custom'],
       [{ users: [{ id: 'ok1', ban_expires_at: 'tomorrow' }] }, 'body.users.0.ban_expires_at'],
-      [{ users: [{ id: 'ok1', unknown: 1 }] }, 'body.users.0'],
+      [{ users: [{ id: 'ok1', unknown: 1 }] }, 'body.users.0.unknown'],
       [{ users: [{ id: 'x'.repeat(129) }] }, 'body.users.0.id'],
     ];
     for (const [body, field] of cases) {
