@@ -60,7 +60,7 @@ function presets(smoke, scale) {
       idle: { levels: [n(40, 4)], window: 20, settleMs: 300, connectTimeoutMs: 20_000 },
       chat: {
         channels: n(5),
-        rate: 40,
+        rates: [40],
         durationMs: 1_500,
         saturation: { window: 10, durationMs: 1_500 },
         drainMs: 5_000,
@@ -85,7 +85,8 @@ function presets(smoke, scale) {
     },
     chat: {
       channels: n(1000),
-      rate: 200, // messages sent per second: × 10 members = 2,000 delivered per second
+      // Messages sent per second (× 10 members = delivered per second): 200 → 2,000 delivered/s.
+      rates: [50, 200],
       durationMs: 15_000,
       saturation: { window: 200, durationMs: 15_000 },
       drainMs: 20_000,

@@ -102,7 +102,8 @@ describe('bench harness (smoke)', () => {
       const c = chat[target];
       expect(c.failed, target).toBe(0);
       expect(c.sendErrors, target).toBe(0);
-      for (const run of [c.fixed, c.saturation]) {
+      expect(c.fixed.length, target).toBeGreaterThan(0);
+      for (const run of [...c.fixed, c.saturation]) {
         expect(run.deliveredPerSec, target).toBeGreaterThan(0);
         expect(run.latency.count, target).toBeGreaterThan(0);
         expect(run.latency.p99, target).toBeGreaterThan(0);

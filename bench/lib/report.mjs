@@ -70,8 +70,8 @@ function chatTables(byTarget) {
   const wsFixed = byTarget.ws?.fixed;
   const wsSat = byTarget.ws?.saturation;
   for (const [name, r] of entries(byTarget)) {
-    if (r.fixed) {
-      const f = r.fixed;
+    for (const f of r.fixed ?? []) {
+      const wsSame = wsFixed?.find((w) => w.targetSendRate === f.targetSendRate);
       fixedRows.push([
         NAMES[name] ?? name,
         `${fmt(f.achievedSendRate)} / ${fmt(f.targetSendRate)}`,
@@ -79,10 +79,9 @@ function chatTables(byTarget) {
         fmt(f.latency?.p50, 2),
         fmt(f.latency?.p95, 2),
         fmt(f.latency?.p99, 2),
-        ratio(f.latency?.p99, wsFixed?.latency?.p99),
+        ratio(f.latency?.p99, wsSame?.latency?.p99),
         fmt(f.latency?.max, 1),
         fmt(f.lost),
-        fmt(r.sendErrors),
         fmt(f.usage?.serverCpuPct),
         fmt(f.usage?.serverPeakRssMb),
         fmt(f.usage?.loadgenCpuPct),
@@ -106,6 +105,18 @@ function chatTables(byTarget) {
     }
     if (r.failed) fixedRows.push([NAMES[name] ?? name, `${r.failed} connections failed: ${r.firstError}`]);
   }
+  const notes = [];
+  for (const [name, r] of entries(byTarget)) {
+    if (r.sendErrors)
+      notes.push(`${NAMES[name] ?? name}: ${r.sendErrors} sends failed (first: ${r.firstSendError})`);
+    const st = r.clientStats;
+    if (st && (st.reconnects || st.errors || st.subscribeErrors || st.resubscribes)) {
+      notes.push(
+        `${NAMES[name] ?? name}: clients went through ${st.reconnects} reconnects, ${st.resubscribes} ` +
+          `resubscribes, ${st.errors} client errors, ${st.subscribeErrors} subscribe errors`,
+      );
+    }
+  }
   return [
     '**(a) fixed send rate** — latency from the send call to the receipt on every member (the sender included)',
     '',
@@ -120,7 +131,6 @@ function chatTables(byTarget) {
         'p99 × ws',
         'max ms',
         'lost',
-        'send errors',
         'server CPU %',
         'server peak RSS MB',
         'load-gen CPU %',
@@ -146,6 +156,7 @@ function chatTables(byTarget) {
       ],
       satRows,
     ),
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
   ].join('\n');
 }
 

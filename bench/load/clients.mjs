@@ -138,7 +138,8 @@ function socketioAdapter(target) {
 function parleyAdapter(target) {
   const gatewayOnly = target.kind === 'parley-gw';
   const urls = target.urls ?? [target.url];
-  const stats = { disconnects: 0, errors: 0, subscribeErrors: 0, unsubscribes: 0 };
+  /** What clients went through: reconnects and resubscribes (code ≠ 0: not started by the bench). */
+  const stats = { reconnects: 0, errors: 0, subscribeErrors: 0, resubscribes: 0 };
   return {
     name: target.kind,
     stats,
@@ -155,7 +156,9 @@ function parleyAdapter(target) {
           maxReconnectDelay: 5_000,
         },
       );
-      client.on('disconnected', () => stats.disconnects++);
+      client.on('connecting', (ctx) => {
+        if (ctx.code !== 0) stats.reconnects++;
+      });
       client.on('error', () => stats.errors++);
       const subs = rooms.map((room) => {
         const sub = client.newSubscription(room);
@@ -164,7 +167,9 @@ function parleyAdapter(target) {
           if (payload) onMessage(room, payload);
         });
         sub.on('error', () => stats.subscribeErrors++);
-        sub.on('unsubscribed', () => stats.unsubscribes++);
+        sub.on('subscribing', (ctx) => {
+          if (ctx.code !== 0) stats.resubscribes++;
+        });
         if (onSubscribed) sub.on('subscribed', (ctx) => onSubscribed(room, ctx));
         return sub;
       });

@@ -166,7 +166,7 @@ async function idle(adapter, params, pids) {
 // ---- scenario 2: chat traffic ----
 
 async function chat(adapter, params, pids) {
-  const { channels, members, window, connectTimeoutMs, rate, durationMs, saturation, drainMs, maxInflight } =
+  const { channels, members, window, connectTimeoutMs, rates, durationMs, saturation, drainMs, maxInflight } =
     params;
   const total = channels * members;
   const track = { current: undefined };
@@ -205,33 +205,37 @@ async function chat(adapter, params, pids) {
     );
   };
 
-  // (a) open loop at a fixed send rate: latency at a given load.
-  const fixed = tracker();
-  track.current = { onReceive: (p) => fixed.receive(p, performance.now()) };
-  let inflight = 0;
-  let sent = 0;
-  const fixedUsage = phase(pids);
-  const start = performance.now();
-  while (performance.now() - start < durationMs) {
-    const due = Math.floor((rate * (performance.now() - start)) / 1000);
-    while (sent < due && inflight < maxInflight) {
-      sent++;
-      inflight++;
-      void sendNext(fixed, 'f').finally(() => inflight--);
+  // (a) open loop at fixed send rates: latency at a given load.
+  const fixedResults = [];
+  for (const rate of rates) {
+    const fixed = tracker();
+    track.current = { onReceive: (p) => fixed.receive(p, performance.now()) };
+    let inflight = 0;
+    let sent = 0;
+    const fixedUsage = phase(pids);
+    const start = performance.now();
+    while (performance.now() - start < durationMs) {
+      const due = Math.floor((rate * (performance.now() - start)) / 1000);
+      while (sent < due && inflight < maxInflight) {
+        sent++;
+        inflight++;
+        void sendNext(fixed, `f${rate}_`).finally(() => inflight--);
+      }
+      await sleep(2);
     }
-    await sleep(2);
+    const sendSeconds = (performance.now() - start) / 1000;
+    await waitFor(() => fixed.received >= fixed.expectedTotal() && inflight === 0, drainMs);
+    const fixedSummary = fixed.summary();
+    fixedResults.push({
+      usage: fixedUsage(),
+      targetSendRate: rate,
+      achievedSendRate: round(sent / sendSeconds, 0),
+      deliveredPerSec: round(fixedSummary.received / ((fixed.lastReceipt - start) / 1000 || 1), 0),
+      ...fixedSummary,
+      lost: fixedSummary.expected - fixedSummary.received,
+    });
+    await sleep(500);
   }
-  const sendSeconds = (performance.now() - start) / 1000;
-  await waitFor(() => fixed.received >= fixed.expectedTotal() && inflight === 0, drainMs);
-  const fixedSummary = fixed.summary();
-  const fixedResult = {
-    usage: fixedUsage(),
-    targetSendRate: rate,
-    achievedSendRate: round(sent / sendSeconds, 0),
-    deliveredPerSec: round(fixedSummary.received / ((fixed.lastReceipt - start) / 1000 || 1), 0),
-    ...fixedSummary,
-    lost: fixedSummary.expected - fixedSummary.received,
-  };
 
   // (b) closed loop with `window` messages in flight: the most this server delivers.
   let satResult;
@@ -297,7 +301,7 @@ async function chat(adapter, params, pids) {
     connections: total,
     failed,
     connectSeconds: round(connectSeconds, 2),
-    fixed: fixedResult,
+    fixed: fixedResults,
     saturation: satResult,
     sendErrors: sendErrors.count,
     firstSendError: sendErrors.first,

@@ -464,6 +464,32 @@ class Session implements ChannelHost {
     const offset = options.offset ?? 0;
     const watch = options.watch ?? true;
     if (offset === 0) this.queries.set(key, { filter, sort, options, stale: false });
+    await this.fetchQuery(key, filter, sort, options, limit, offset);
+    const cids = this.store.getState().queries[key]?.cids ?? [];
+    if (watch) {
+      const fresh = cids.filter((cid) => !this.watched.has(cid));
+      for (const cid of cids) if (!this.watched.has(cid)) this.watched.set(cid, { messages: false });
+      // Events between the query and the subscriptions going live would be lost: wait for the
+      // subscriptions, then read the query once more to pick up anything that happened meanwhile.
+      await Promise.all(cids.map((cid) => this.connection.watch(channelTopic(cid))));
+      if (fresh.length > 0 && this.connection.connectionState === 'connected') {
+        await this.fetchQuery(key, filter, sort, options, limit, offset);
+      }
+    }
+    return cids.map((cid) => {
+      const { type, id } = splitCid(cid);
+      return this.channel(type, id);
+    });
+  }
+
+  private async fetchQuery(
+    key: string,
+    filter: Record<string, unknown>,
+    sort: Sort,
+    options: QueryChannelsOptions,
+    limit: number,
+    offset: number,
+  ) {
     try {
       const { channels } = await this.rest.queryChannels({
         filter,
@@ -486,17 +512,6 @@ class Session implements ChannelHost {
       const query = this.queries.get(key);
       if (query) query.stale = true;
     }
-    const cids = this.store.getState().queries[key]?.cids ?? [];
-    if (watch) {
-      for (const cid of cids) {
-        if (!this.watched.has(cid)) this.watched.set(cid, { messages: false });
-        void this.connection.watch(channelTopic(cid));
-      }
-    }
-    return cids.map((cid) => {
-      const { type, id } = splitCid(cid);
-      return this.channel(type, id);
-    });
   }
 
   // ---- loading ----
