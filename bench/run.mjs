@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { realtimeConnections, setupParleyData, startParley } from './lib/parley.mjs';
-import { startChild, startSampler, sumSamples } from './lib/proc.mjs';
+import { startChild, startSampler, sumSamples, track } from './lib/proc.mjs';
 import { renderReport } from './lib/report.mjs';
 import { sleep } from './lib/stats.mjs';
 
@@ -203,7 +203,7 @@ async function startTarget(name, opts, p) {
 
 function runJob(job, serverPids, timeoutMs) {
   return new Promise((resolve, reject) => {
-    const child = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = track(fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const sampler = startSampler([...serverPids, child.pid]);
     let settled = false;
     const finish = (fn, value) => {
@@ -227,6 +227,9 @@ function runJob(job, serverPids, timeoutMs) {
 }
 
 const log = (line) => process.stderr.write(`${line}\n`);
+
+/** Servers running now: stopped (databases dropped, temp dirs removed) on Ctrl-C too. */
+const running = new Set();
 
 // ---- main ----
 
@@ -258,6 +261,7 @@ async function main() {
     try {
       const t0 = performance.now();
       server = await startTarget(name, opts, p);
+      running.add(server);
       log(`bench: ${name} up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     } catch (error) {
       errors.push({ target: name, error: String(error?.message ?? error) });
@@ -298,6 +302,7 @@ async function main() {
       }
     } finally {
       await server.stop();
+      running.delete(server);
     }
   };
   // Smoke runs only prove the harness works: servers run side by side to keep it short. Real runs
@@ -332,6 +337,15 @@ async function main() {
       log(`  ${e.target}${e.scenario ? `/${e.scenario}` : ''}: ${e.error.split('\n')[0]}`);
     process.exitCode = 1;
   }
+}
+
+/** Ctrl-C: stop through process.exit so the children are killed (proc.mjs) and nothing is left running. */
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    log(`bench: ${signal}, stopping the servers`);
+    await Promise.race([Promise.all([...running].map((s) => s.stop().catch(() => {}))), sleep(20_000)]);
+    process.exit(130);
+  });
 }
 
 main().catch((error) => {

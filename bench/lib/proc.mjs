@@ -66,6 +66,19 @@ export function sumSamples(samples) {
 /** The environment a child starts from: PATH only, so the caller's DATABASE_URL etc. never leak in. */
 export const baseEnv = () => ({ PATH: process.env.PATH ?? '' });
 
+/** Children still running: killed if the harness itself exits early (error, Ctrl-C). */
+const live = new Set();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/** Registers a child process so that it is killed if the harness exits before it. */
+export function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
 /**
  * Starts a Node child and resolves once a line of its stdout matches `ready` (group 1 = the URL).
  * The child is killed if it does not get there within `timeoutMs`.
@@ -75,6 +88,7 @@ export function startChild({ label, args, env, ready, timeoutMs = 120_000, nodeA
     env: { ...baseEnv(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   let out = '';
   const keep = (d) => {
     out += d;

@@ -1,7 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 
 export const SERVER_ENTRY = fileURLToPath(new URL('../../apps/server/dist/main.js', import.meta.url));
 export const CLI_ENTRY = fileURLToPath(new URL('../../apps/server/dist/cli.js', import.meta.url));
@@ -101,24 +99,5 @@ export function runToExit(
   });
 }
 
-/** A fresh database on the PostgreSQL server of `baseUrl`, dropped by `drop()`. */
-export async function freshPostgresDatabase(
-  baseUrl: string,
-): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `parley_e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: baseUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = new URL(baseUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: baseUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    },
-  };
-}
+/** A fresh database on the PostgreSQL server of `baseUrl`, dropped by `drop()` (the harness's helper). */
+export { createPostgresDatabase as freshPostgresDatabase } from '../../apps/server/src/test-support/harness.js';

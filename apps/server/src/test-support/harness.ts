@@ -80,7 +80,10 @@ export function apiClient(parley: Parley, headers: Record<string, string>): ApiC
   };
 }
 
-async function createPostgresDatabase(baseUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
+/** A fresh database on the PostgreSQL server of `baseUrl`, dropped by `drop()`. */
+export async function createPostgresDatabase(
+  baseUrl: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `parley_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: baseUrl });
   await admin.connect();

@@ -16,6 +16,7 @@ import {
 } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { cidOf } from '../../platform/cid.js';
 import type { Services } from '../../server.js';
 
 const errors = {
@@ -27,7 +28,6 @@ const errors = {
   429: ErrorResponse,
 };
 const tags = ['channels'];
-const cidOf = (p: { type: string; id: string }) => `${p.type}:${p.id}`;
 const WithUser = { user_id: UserId.optional() };
 
 export const channelsRoutes =

@@ -14,6 +14,7 @@ import {
 } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { cidOf } from '../../platform/cid.js';
 import type { Services } from '../../server.js';
 
 const errors = {
@@ -24,7 +25,6 @@ const errors = {
   429: ErrorResponse,
 };
 const tags = ['members'];
-const cidOf = (p: { type: string; id: string }) => `${p.type}:${p.id}`;
 const ListMembersQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(300).default(100),

@@ -18,6 +18,7 @@ import {
   UpdateMessageBody,
 } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { cidOf } from '../../platform/cid.js';
 import type { Services } from '../../server.js';
 
 const errors = {
@@ -28,7 +29,6 @@ const errors = {
   429: ErrorResponse,
 };
 const tags = ['messages'];
-const cidOf = (p: { type: string; id: string }) => `${p.type}:${p.id}`;
 
 export const messagesRoutes =
   (services: Services): FastifyPluginAsyncZod =>

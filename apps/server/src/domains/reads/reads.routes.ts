@@ -7,6 +7,7 @@ import {
   UnreadQuery,
 } from '@parley/protocol';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { cidOf } from '../../platform/cid.js';
 import type { Services } from '../../server.js';
 
 const errors = {
@@ -34,7 +35,7 @@ export const readsRoutes =
         },
       },
       async (req) =>
-        services.reads.markRead(req.ctx, `${req.params.type}:${req.params.id}`, {
+        services.reads.markRead(req.ctx, cidOf(req.params), {
           messageId: req.body.message_id,
           userId: req.body.user_id,
         }),
