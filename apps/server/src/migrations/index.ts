@@ -8,6 +8,7 @@ import * as addUserInvisible from './0006_add_user_invisible.js';
 import * as createWebhooks from './0007_create_webhooks.js';
 import * as addThreadsAndReactions from './0008_add_threads_and_reactions.js';
 import * as createUserMessages from './0009_create_user_messages_and_thread_reads.js';
+import * as addShadowBansAndMutes from './0010_add_shadow_bans_and_mutes.js';
 
 /** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -20,4 +21,5 @@ export const migrations: Record<string, Migration> = {
   '0007_create_webhooks': createWebhooks,
   '0008_add_threads_and_reactions': addThreadsAndReactions,
   '0009_create_user_messages_and_thread_reads': createUserMessages,
+  '0010_add_shadow_bans_and_mutes': addShadowBansAndMutes,
 };

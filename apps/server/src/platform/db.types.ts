@@ -31,6 +31,8 @@ export interface UsersTable {
   ban_reason: string | null;
   /** Appears offline to everyone (presence). */
   invisible: Generated<boolean>;
+  /** New messages are `shadowed` (migration 0010). */
+  shadow_banned: Generated<boolean>;
   deleted_at: Date | null;
   last_active_at: Date | null;
   tokens_revoked_at: Date | null;
@@ -113,6 +115,8 @@ export interface MessagesTable {
   reaction_scores: ColumnType<Record<string, number>, string | undefined, string>;
   mentioned_channel: Generated<boolean>;
   mentioned_here: Generated<boolean>;
+  /** From a shadow-banned author: visible only to that author (migration 0010). */
+  shadowed: Generated<boolean>;
 }
 
 export interface ReactionsTable {
@@ -144,6 +148,24 @@ export interface ThreadReadsTable {
   last_read_at: Date;
 }
 
+/** A user muted a channel (migration 0010); null expires_at = until unmuted. */
+export interface ChannelMutesTable {
+  app_id: string;
+  user_id: string;
+  cid: string;
+  expires_at: Date | null;
+  created_at: CreatedAt;
+}
+
+/** A user muted another user (migration 0010). */
+export interface UserMutesTable {
+  app_id: string;
+  user_id: string;
+  target_id: string;
+  expires_at: Date | null;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   apps: AppsTable;
   users: UsersTable;
@@ -154,6 +176,8 @@ export interface Database {
   reactions: ReactionsTable;
   user_messages: UserMessagesTable;
   thread_reads: ThreadReadsTable;
+  channel_mutes: ChannelMutesTable;
+  user_mutes: UserMutesTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
