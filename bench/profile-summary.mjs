@@ -3,14 +3,26 @@
  * Summarises V8 CPU profiles (`node --cpu-prof`, e.g. from `node bench/run.mjs --cpu-prof <dir>`):
  * self time by function and by package/area, as a share of all samples.
  *
- *   node bench/profile-summary.mjs bench/profiles/*.cpuprofile [--top 30]
+ *   node bench/profile-summary.mjs bench/profiles/*.cpuprofile [--top 30] [--window FROM_US-TO_US]
+ *
+ * --window keeps only the samples taken between two instants of the monotonic clock in µs (the
+ * clock of the profiles): the load generator records the window of every measured phase, and
+ * `run.mjs --cpu-prof <dir>` writes them to <dir>/phases.json.
  */
 import { readFileSync } from 'node:fs';
 
 const args = process.argv.slice(2);
 const topIndex = args.indexOf('--top');
 const top = topIndex >= 0 ? Number(args[topIndex + 1]) : 30;
-const files = args.filter((a, i) => !a.startsWith('--') && i !== topIndex + 1);
+const windowIndex = args.indexOf('--window');
+const window = windowIndex >= 0 ? args[windowIndex + 1].split('-').map(Number) : undefined;
+if (window && !(window.length === 2 && window[0] < window[1])) {
+  process.stderr.write('--window wants FROM_US-TO_US\n');
+  process.exit(2);
+}
+const files = args.filter(
+  (a, i) => !a.startsWith('--') && i !== topIndex + 1 && (windowIndex < 0 || i !== windowIndex + 1),
+);
 if (files.length === 0) {
   process.stderr.write('usage: node bench/profile-summary.mjs <file.cpuprofile>... [--top N]\n');
   process.exit(2);
@@ -35,6 +47,22 @@ const shortUrl = (url) =>
 
 for (const file of files) {
   const profile = JSON.parse(readFileSync(file, 'utf8'));
+  if (window) {
+    // Sample i was taken at startTime + the sum of timeDeltas[0..i].
+    let t = profile.startTime;
+    const kept = [];
+    for (let i = 0; i < profile.samples.length; i++) {
+      t += profile.timeDeltas[i];
+      if (t >= window[0] && t <= window[1]) kept.push(profile.samples[i]);
+    }
+    profile.samples = kept;
+    profile.startTime = Math.max(profile.startTime, window[0]);
+    profile.endTime = Math.min(profile.endTime, window[1]);
+    if (kept.length === 0) {
+      process.stdout.write(`\n${file}\nno samples in the window\n`);
+      continue;
+    }
+  }
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const selfSamples = new Map();
   for (const id of profile.samples) selfSamples.set(id, (selfSamples.get(id) ?? 0) + 1);

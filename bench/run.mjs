@@ -8,14 +8,15 @@
  *   npm run bench:smoke            tiny numbers (proves the harness works; no file written)
  *   node bench/run.mjs --scale 0.5 --scenarios chat,fanout --targets ws,parley-pglite
  *
- * Flags: --smoke | --scale <f> (multiplies connection counts) | --scenarios idle,chat,fanout,storm,http
+ * Flags: --smoke | --quick (full connection counts, shorter measuring phases: about half the time)
+ *        | --scale <f> (multiplies connection counts) | --scenarios idle,chat,fanout,storm,http
  *        | --targets ws,socketio,parley-gw,parley-pglite,parley-pg,parley-cluster | --out <file.md>
  *        | --json <file.json> | --cpu-prof <dir> (profiles the Parley server processes)
  * Environment: DATABASE_URL (a PostgreSQL server: fresh databases are created and dropped; enables
  * parley-pg), REDIS_URL (with DATABASE_URL enables parley-cluster: two processes on Redis + PostgreSQL).
  */
 import { execFileSync, fork } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,7 @@ function parseArgs(argv) {
       return v;
     };
     if (a === '--smoke') opts.smoke = true;
+    else if (a === '--quick') opts.quick = true;
     else if (a === '--scale') opts.scale = Number(value());
     else if (a === '--scenarios') opts.scenarios = value().split(',');
     else if (a === '--targets') opts.targets = value().split(',');
@@ -52,7 +54,7 @@ function parseArgs(argv) {
 }
 
 /** Scenario parameters: full numbers (issue 5) or the smoke preset; counts scaled by --scale. */
-function presets(smoke, scale) {
+function presets(smoke, scale, quick = false) {
   const n = (x, min = 1) => Math.max(min, Math.round(x * scale));
   if (smoke) {
     return {
@@ -68,7 +70,7 @@ function presets(smoke, scale) {
         window: 20,
         connectTimeoutMs: 20_000,
       },
-      fanout: { watchers: n(30, 2), messages: 3, gapMs: 100, window: 20, connectTimeoutMs: 20_000 },
+      fanout: { levels: [n(10, 2), n(30, 2)], messages: 3, gapMs: 100, window: 20, connectTimeoutMs: 20_000 },
       storm: { clients: n(20, 4), window: 20, connectTimeoutMs: 20_000, recoverTimeoutMs: 20_000 },
       http: { durationSec: 1, connections: 2, rate: 50, seedMessages: 5, pauseMs: 0 },
       jobTimeoutMs: 90_000,
@@ -80,23 +82,30 @@ function presets(smoke, scale) {
     idle: {
       levels: [n(1000, 10), n(5000, 10), n(10_000, 10)],
       window: 100,
-      settleMs: 3_000,
+      settleMs: quick ? 1_500 : 3_000,
       connectTimeoutMs: 300_000,
     },
     chat: {
       channels: n(1000),
       // Messages sent per second (× 10 members = delivered per second): 200 → 2,000 delivered/s.
       rates: [50, 200],
-      durationMs: 15_000,
-      saturation: { window: 200, durationMs: 15_000 },
+      durationMs: quick ? 6_000 : 15_000,
+      saturation: { window: 200, durationMs: quick ? 6_000 : 15_000 },
       drainMs: 20_000,
       maxInflight: 1000,
       window: 100,
       connectTimeoutMs: 300_000,
     },
-    fanout: { watchers: n(5000, 2), messages: 10, gapMs: 300, window: 100, connectTimeoutMs: 300_000 },
+    // Broadcast to 1,000 connections, then the 5,000-watcher livestream.
+    fanout: {
+      levels: [n(1000, 2), n(5000, 2)],
+      messages: quick ? 5 : 10,
+      gapMs: 300,
+      window: 100,
+      connectTimeoutMs: 300_000,
+    },
     storm: { clients: n(2000, 10), window: 100, connectTimeoutMs: 300_000, recoverTimeoutMs: 120_000 },
-    http: { durationSec: 10, connections: 10, rate: 500, seedMessages: 60, pauseMs: 1_000 },
+    http: { durationSec: quick ? 4 : 10, connections: 10, rate: 500, seedMessages: 60, pauseMs: 1_000 },
     jobTimeoutMs: 20 * 60_000,
     startTimeoutMs: 180_000,
   };
@@ -110,6 +119,20 @@ const APPLIES = {
   storm: ['ws', 'socketio', 'parley-gw', 'parley-pglite', 'parley-pg'],
   http: ['parley-pglite', 'parley-pg'],
 };
+
+// ---- report file ----
+
+/**
+ * Hand-written analysis below this line of a previous report (profiles, before/after of fixes) is
+ * kept when the report is written again; everything above it is regenerated.
+ */
+const NOTES_MARKER = '<!-- hand-written notes below: kept by bench/run.mjs -->';
+function keptNotes(file) {
+  if (!existsSync(file)) return '';
+  const text = readFileSync(file, 'utf8');
+  const at = text.indexOf(NOTES_MARKER);
+  return at < 0 ? '' : `\n${text.slice(at)}`;
+}
 
 // ---- machine ----
 
@@ -171,7 +194,7 @@ async function startTarget(name, opts, p) {
     const users = Math.max(
       p.idle.levels.at(-1),
       p.chat.channels * p.members,
-      p.fanout.watchers,
+      p.fanout.levels.at(-1),
       p.storm.clients,
     );
     const t0 = performance.now();
@@ -228,6 +251,21 @@ function runJob(job, serverPids, timeoutMs) {
 
 const log = (line) => process.stderr.write(`${line}\n`);
 
+/**
+ * With --cpu-prof: the measured phases (monotonic µs, the profiles' clock) of every profiled
+ * server, in <dir>/phases.json, for `profile-summary.mjs --window`. Profiles are named
+ * CPU.<date>.<time>.<pid>.*.cpuprofile.
+ */
+const phases = [];
+function recordPhases(dir, target, scenario, pids, result) {
+  const add = (phase, window) => {
+    if (window) phases.push({ target, scenario, phase, pids, window: `${window.fromUs}-${window.toUs}` });
+  };
+  for (const f of result.fixed ?? []) add(`fixed ${f.targetSendRate} msg/s`, f.clock);
+  add('saturation', result.saturation?.clock);
+  writeFileSync(path.join(dir, 'phases.json'), `${JSON.stringify(phases, null, 2)}\n`);
+}
+
 /** Servers running now: stopped (databases dropped, temp dirs removed) on Ctrl-C too. */
 const running = new Set();
 
@@ -235,7 +273,7 @@ const running = new Set();
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  const p = presets(opts.smoke, opts.scale);
+  const p = presets(opts.smoke, opts.scale, opts.quick);
   const scenarios = opts.scenarios ?? ALL_SCENARIOS;
   for (const s of scenarios) if (!APPLIES[s]) throw new Error(`unknown scenario ${s}`);
   const defaultTargets = ['ws', 'socketio', 'parley-gw', 'parley-pglite'];
@@ -246,13 +284,37 @@ async function main() {
 
   const startedAt = new Date();
   const before = machine();
-  log(`bench: ${opts.smoke ? 'smoke' : `full (scale ${opts.scale})`}, targets ${targets.join(', ')}`);
+  log(
+    `bench: ${opts.smoke ? 'smoke' : `${opts.quick ? 'quick' : 'full'} (scale ${opts.scale})`}, targets ${targets.join(', ')}`,
+  );
   log(
     `bench: load average at start ${before.load.one} / ${before.load.five} / ${before.load.fifteen} on ${before.cpus} CPUs`,
   );
 
   const results = {};
   const errors = [];
+  const makeReport = () => {
+    const after = machine();
+    return {
+      mode: opts.smoke ? 'smoke' : opts.quick ? 'quick' : 'full',
+      scale: opts.scale,
+      command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine: before,
+      loadAtEnd: after.load,
+      uptimeAtEnd: after.uptime,
+      params: p,
+      targets,
+      scenarios,
+      results,
+      errors,
+    };
+  };
+  /** With --json, the results so far after every scenario (a long run that dies keeps them). */
+  const checkpoint = () => {
+    if (opts.json) writeFileSync(opts.json, `${JSON.stringify(makeReport(), null, 2)}\n`);
+  };
   const runTarget = async (name) => {
     const mine = scenarios.filter((s) => APPLIES[s].includes(name));
     if (mine.length === 0) return;
@@ -287,6 +349,8 @@ async function main() {
             server: sumSamples(serverSamples),
             loadgen: { cpuPct: loadgen.cpuPct, peakRssMb: loadgen.peakRssMb },
           };
+          if (opts.cpuProf) recordPhases(opts.cpuProf, name, scenario, server.pids, result);
+          checkpoint();
         } catch (error) {
           errors.push({ target: name, scenario, error: String(error?.message ?? error) });
           log(`bench:   ${scenario} on ${name} failed: ${error?.message ?? error}`);
@@ -310,26 +374,11 @@ async function main() {
   if (opts.smoke) await Promise.all(targets.map(runTarget));
   else for (const name of targets) await runTarget(name);
 
-  const after = machine();
-  const report = {
-    mode: opts.smoke ? 'smoke' : 'full',
-    scale: opts.scale,
-    command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: before,
-    loadAtEnd: after.load,
-    uptimeAtEnd: after.uptime,
-    params: p,
-    targets,
-    scenarios,
-    results,
-    errors,
-  };
+  const report = makeReport();
   const markdown = renderReport(report);
   process.stdout.write(`${markdown}\n`);
   const out = opts.out ?? (opts.smoke ? undefined : path.join(here, 'RESULTS.md'));
-  if (out) writeFileSync(out, `${markdown}\n`);
+  if (out) writeFileSync(out, `${markdown.trimEnd()}\n${keptNotes(out)}`);
   if (opts.json) writeFileSync(opts.json, `${JSON.stringify(report, null, 2)}\n`);
   if (errors.length) {
     log(`bench: ${errors.length} failure(s):`);

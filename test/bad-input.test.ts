@@ -27,7 +27,7 @@ const BODY_LIMIT = 4096;
  */
 const VALID_BODIES: Record<string, object | null> = {
   'POST /admin/apps': { name: 'bad-input-new' },
-  'PATCH /admin/apps/:app_id': { webhook_url: null },
+  'PATCH /admin/apps/:app_id': { settings: { before_send_hook: null } },
   'POST /admin/apps/:app_id/rotate-secret': { grace_period_seconds: 0 },
   'PATCH /app': { settings: { search_language: 'english' } },
   'POST /auth/dev-token': { user_id: 'u1' },
@@ -55,8 +55,50 @@ const VALID_BODIES: Record<string, object | null> = {
   'POST /channels/:type/:id/read': { user_id: 'u1' },
   'POST /channels/read': { user_id: 'u1' },
   'POST /threads/:message_id/read': { user_id: 'u1' },
+  'POST /search': { query: 'hello', user_id: 'u1' },
+  'POST /sync': { last_sync_at: '2026-01-01T00:00:00.000Z', user_id: 'u1' },
   'POST /messages/:message_id/reactions': { type: 'like', user_id: 'u1' },
+  'POST /polls': { name: 'Q?', options: [{ text: 'a' }], user_id: 'u1' },
+  'PATCH /polls/:poll_id': { is_closed: true, user_id: 'u1' },
+  'POST /polls/:poll_id/options': { text: 'b', user_id: 'u1' },
+  'POST /messages/:message_id/polls/:poll_id/vote': {
+    vote: { option_id: '00000000-0000-7000-8000-000000000006' },
+    user_id: 'u1',
+  },
+  'POST /commands': { name: 'bad-input-cmd', url: 'https://example.com/cmd' },
+  'PUT /commands/:command_name': { description: 'x' },
+  'POST /messages/:message_id/action': { form_data: { image_action: 'send' }, user_id: 'u1' },
+  'POST /channels/:type/:id/unread': { message_id: '00000000-0000-7000-8000-000000000002', user_id: 'u1' },
+  'POST /channels/delivered': { channels: [{ cid: 'messaging:c1' }], user_id: 'u1' },
+  'POST /messages/:message_id/pin': { user_id: 'u1' },
+  'POST /messages/:message_id/star': { user_id: 'u1' },
+  'PUT /channels/:type/:id/draft': { text: 'draft', user_id: 'u1' },
+  'POST /messages/:message_id/reminder': { remind_in_seconds: 60, user_id: 'u1' },
+  'PATCH /messages/:message_id/reminder': { note: 'n', user_id: 'u1' },
+  'POST /channels/:type/:id/scheduled-messages': {
+    send_at: '2030-01-01T00:00:00Z',
+    text: 'x',
+    user_id: 'u1',
+  },
+  'PATCH /scheduled-messages/:scheduled_message_id': { text: 'x', user_id: 'u1' },
   'POST /webhooks': { url: 'https://example.com/hook', events: ['message.new'] },
+  'POST /moderation/mute-user': { target_id: 'u2', user_id: 'u1' },
+  'POST /moderation/unmute-user': { target_id: 'u2', user_id: 'u1' },
+  'POST /moderation/mute-channel': { cid: 'messaging:c1', user_id: 'u1' },
+  'POST /moderation/unmute-channel': { cid: 'messaging:c1', user_id: 'u1' },
+  'POST /moderation/block': { target_id: 'u2', user_id: 'u1' },
+  'POST /moderation/unblock': { target_id: 'u2', user_id: 'u1' },
+  'POST /moderation/ban': { target_id: 'u2', reason: 'r' },
+  'POST /moderation/unban': { target_id: 'u2' },
+  'POST /moderation/shadow-ban': { target_id: 'u2' },
+  'POST /moderation/remove-shadow-ban': { target_id: 'u2' },
+  'POST /moderation/flag': { target_id: 'u2', reason: 'r', user_id: 'u1' },
+  'POST /moderation/flags/:flag_id/review': { action: 'dismiss' },
+  'POST /moderation/blocklists': { name: 'bad-input-list', words: ['w'], behavior: 'mask' },
+  'PATCH /moderation/blocklists/:blocklist_name': { words: ['w'] },
+  'PUT /email/preferences': { email: 'u1@example.com', digest: false, user_id: 'u1' },
+  'POST /devices': { provider: 'onesignal', token: 'os-subscription-1', user_id: 'u1' },
+  'PATCH /push/preferences': { level: 'mentions', user_id: 'u1' },
   'PATCH /webhooks/:webhook_id': { active: false },
   'POST /webhooks/:webhook_id/deliveries/:delivery_id/redeliver': null,
 };
@@ -78,7 +120,14 @@ function pathOf(url: string) {
     .replace(':message_id', messageId)
     .replace(':reaction_type', 'like')
     .replace(':webhook_id', webhookId)
-    .replace(':delivery_id', '00000000-0000-7000-8000-000000000001');
+    .replace(':delivery_id', '00000000-0000-7000-8000-000000000001')
+    .replace(':device_id', '00000000-0000-7000-8000-000000000004')
+    .replace(':poll_id', '00000000-0000-7000-8000-000000000005')
+    .replace(':vote_id', '00000000-0000-7000-8000-000000000007')
+    .replace(':command_name', 'no-such-cmd')
+    .replace(':flag_id', '00000000-0000-7000-8000-000000000008')
+    .replace(':blocklist_name', 'no-such-list')
+    .replace(':scheduled_message_id', '00000000-0000-7000-8000-000000000003');
 }
 
 function headersFor(auth: string): Record<string, string> {
@@ -367,10 +416,17 @@ describe('malformed ids in paths', () => {
     message_id: ['not-a-uuid', '01234567-89ab-cdef-0123-456789abcdeg', '%27%3B%20drop%20table%20messages'],
     webhook_id: ['not-a-uuid', '1'],
     delivery_id: ['not-a-uuid'],
+    device_id: ['not-a-uuid', '1'],
     user_id: [`${'u'.repeat(129)}`, 'a%20b', 'a%2Fb', 'a%00b'],
     name: ['Upper', `${'t'.repeat(65)}`],
     app_id: [`${'a'.repeat(65)}`],
     reaction_type: [`${'r'.repeat(65)}`],
+    scheduled_message_id: ['not-a-uuid', '1'],
+    poll_id: ['not-a-uuid', '1'],
+    vote_id: ['not-a-uuid'],
+    command_name: ['Upper', 'a%20b', `${'c'.repeat(65)}`],
+    flag_id: ['not-a-uuid', '1'],
+    blocklist_name: ['Upper', 'a%20b', `${'l'.repeat(65)}`],
   };
 
   it('answers 400 for a malformed value of every other path parameter, on every route', async () => {

@@ -63,11 +63,32 @@ describe('bench harness (smoke)', () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'parley-bench-smoke-'));
     dirs.push(dir);
     const json = path.join(dir, 'report.json');
-    const { code, stderr } = await runBench(['--smoke', '--targets', targets.join(','), '--json', json]);
+    const md = path.join(dir, 'report.md');
+    const { code, stderr } = await runBench([
+      '--smoke',
+      '--targets',
+      targets.join(','),
+      '--json',
+      json,
+      '--out',
+      md,
+    ]);
     expect(code, stderr).toBe(0);
     const report = JSON.parse(await readFile(json, 'utf8'));
     expect(report.errors).toEqual([]);
     expect(report.machine.cpus).toBeGreaterThan(0);
+    // The markdown report: the verdicts on the issue's targets, then one section per scenario.
+    const markdown = await readFile(md, 'utf8');
+    for (const heading of [
+      '## Targets of issue 5',
+      '## 1. Idle connections',
+      '## 2 and 5. Chat traffic',
+      '## 3. Fan-out to one big room',
+      '## 4. HTTP API (autocannon)',
+      '## 6. Reconnect storm',
+    ])
+      expect(markdown).toContain(heading);
+    expect(markdown).toMatch(/\| raw ws \(baseline\) \|/);
     const { idle, chat, fanout, storm, http } = report.results;
 
     for (const target of targets.filter((t) => t !== 'parley-cluster')) {
@@ -80,10 +101,15 @@ describe('bench harness (smoke)', () => {
         expect(Number.isFinite(step.bytesPerConnection), target).toBe(true);
       }
 
-      const fan = fanout[target];
-      expect(fan.failed, target).toBe(0);
-      expect(fan.lost, target).toBe(0);
-      expect(fan.timeToLastP50Ms, target).toBeGreaterThan(0);
+      // Two levels (the full run: 1,000 and 5,000 watchers), each message to every watcher.
+      const levels = fanout[target].levels;
+      expect(levels.length, target).toBe(2);
+      expect(levels[1].watchers, target).toBeGreaterThan(levels[0].watchers);
+      for (const fan of levels) {
+        expect(fan.failed, target).toBe(0);
+        expect(fan.lost, target).toBe(0);
+        expect(fan.timeToLastP50Ms, target).toBeGreaterThan(0);
+      }
 
       const s = storm[target];
       expect(s.failed, target).toBe(0);

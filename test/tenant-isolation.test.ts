@@ -40,6 +40,18 @@ const B = {
   messageIds: [] as string[],
   webhookIds: [] as string[],
   deliveryIds: [] as string[],
+  /** A poll sent in B's first room, an option of it, and a vote on it. */
+  pollIds: [] as string[],
+  pollMessageIds: [] as string[],
+  optionIds: [] as string[],
+  voteIds: [] as string[],
+  /** B's custom slash command. */
+  commandNames: [] as string[],
+  scheduledIds: [] as string[],
+  deviceIds: [] as string[],
+  /** A report in B's moderation queue and B's blocklist. */
+  flagIds: [] as string[],
+  blocklistNames: [] as string[],
   /** Secrets B was shown once (webhook signing secrets): they must never reach A either. */
   secrets: [] as string[],
 };
@@ -74,7 +86,14 @@ const PARAMS: Record<string, () => string[]> = {
   app_id: () => [appB.id],
   reaction_type: () => ['like'],
   webhook_id: () => B.webhookIds,
+  flag_id: () => B.flagIds,
+  blocklist_name: () => B.blocklistNames,
   delivery_id: () => B.deliveryIds,
+  poll_id: () => B.pollIds,
+  vote_id: () => B.voteIds,
+  command_name: () => B.commandNames,
+  scheduled_message_id: () => B.scheduledIds,
+  device_id: () => B.deviceIds,
 };
 
 const PROBES: Record<string, Probe> = {
@@ -83,6 +102,8 @@ const PROBES: Record<string, Probe> = {
   'GET /health/ready': {},
   'GET /metrics': {},
   'POST /auth/dev-token': {},
+  // public, authorised by a signed token naming its app (tested in domains/email/email.test.ts)
+  'GET /email/unsubscribe': {},
   // platform admin (checked separately: app credentials never open them)
   'POST /admin/apps': { body: () => ({ name: 'pwned' }) },
   'GET /admin/apps': {},
@@ -161,6 +182,118 @@ const PROBES: Record<string, Probe> = {
   'GET /threads': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), cid: 'messaging:b-room' }) },
   'GET /mentions': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), cid: 'messaging:b-room' }) },
   'GET /mentions/unread': { expect: 'scoped', query: actingQuery },
+  // message features: edit history, receipts, pins, stars, drafts, reminders, scheduled messages
+  'GET /messages/:message_id/edits': { query: actingQuery },
+  'POST /channels/:type/:id/unread': { body: (kind) => acting(kind, { message_id: B.messageIds[0] }) },
+  'POST /channels/delivered': {
+    body: (kind) => acting(kind, { channels: [{ cid: 'messaging:b-room', message_id: B.messageIds[0] }] }),
+  },
+  'GET /messages/:message_id/read-by': { query: actingQuery },
+  'POST /messages/:message_id/pin': { body: (kind) => acting(kind) },
+  'DELETE /messages/:message_id/pin': { query: actingQuery },
+  'GET /channels/:type/:id/pinned': { query: actingQuery },
+  'POST /messages/:message_id/star': { body: (kind) => acting(kind) },
+  'DELETE /messages/:message_id/star': { query: actingQuery },
+  'GET /starred': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), cid: 'messaging:b-room' }) },
+  'GET /drafts': { expect: 'scoped', query: actingQuery },
+  'GET /channels/:type/:id/draft': { query: actingQuery },
+  'PUT /channels/:type/:id/draft': { body: (kind) => acting(kind, { text: 'pwned' }) },
+  'DELETE /channels/:type/:id/draft': { query: actingQuery },
+  'POST /messages/:message_id/reminder': { body: (kind) => acting(kind, { remind_in_seconds: 60 }) },
+  'PATCH /messages/:message_id/reminder': { body: (kind) => acting(kind, { remind_in_seconds: 60 }) },
+  'DELETE /messages/:message_id/reminder': { query: actingQuery },
+  'GET /reminders': { expect: 'scoped', query: (kind) => ({ ...actingQuery(kind), status: 'all' }) },
+  'POST /channels/:type/:id/scheduled-messages': {
+    body: (kind) => acting(kind, { send_at: new Date(Date.now() + 3_600_000).toISOString(), text: 'pwned' }),
+  },
+  'GET /scheduled-messages': { expect: 'scoped', query: actingQuery },
+  'GET /scheduled-messages/:scheduled_message_id': { query: actingQuery },
+  'PATCH /scheduled-messages/:scheduled_message_id': { body: (kind) => acting(kind, { text: 'pwned' }) },
+  'DELETE /scheduled-messages/:scheduled_message_id': { query: actingQuery },
+  // search and sync (A's own channels only: B's room ids and words find nothing of B)
+  'POST /search': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { query: 'first', cids: ['messaging:b-room', 'b-secret-type:b-room-2'] }),
+    check: (res) => expect(res.body.results).toEqual([]),
+  },
+  'POST /sync': {
+    expect: 'scoped',
+    body: (kind) =>
+      acting(kind, {
+        last_sync_at: new Date(Date.now() - 3_600_000).toISOString(),
+        channel_cids: ['messaging:b-room', 'b-secret-type:b-room-2'],
+      }),
+    check: (res) => {
+      expect(res.body.resync_required).toBe(false);
+      // Only A's own events (the walk's own writes in A); B's are also caught by the marker check.
+      expect(res.body.events.every((e: { app_id: string }) => e.app_id !== appB.id)).toBe(true);
+    },
+  },
+  // polls (B's poll, its message, option and vote)
+  'POST /polls': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { name: 'A poll', options: [{ text: 'yes' }] }),
+  },
+  'GET /polls/:poll_id': { query: actingQuery },
+  'PATCH /polls/:poll_id': { body: (kind) => acting(kind, { is_closed: true }) },
+  'POST /polls/:poll_id/options': { body: (kind) => acting(kind, { text: 'pwned' }) },
+  'POST /messages/:message_id/polls/:poll_id/vote': {
+    body: (kind) => acting(kind, { vote: { option_id: B.optionIds[0] } }),
+  },
+  'DELETE /messages/:message_id/polls/:poll_id/vote/:vote_id': { query: actingQuery },
+  // slash commands (B's custom command; B's command preview is among B.messageIds)
+  'POST /commands': { expect: 'scoped', body: () => ({ name: 'a-cmd', url: 'http://127.0.0.1:9/a-cmd' }) },
+  'GET /commands': { expect: 'scoped' },
+  'GET /commands/:command_name': {},
+  'PUT /commands/:command_name': { body: () => ({ description: 'pwned', rotate_secret: true }) },
+  'DELETE /commands/:command_name': {},
+  'GET /channels/:type/:id/commands': { query: actingQuery },
+  'POST /messages/:message_id/action': {
+    body: (kind) => acting(kind, { form_data: { image_action: 'send' } }),
+  },
+  // moderation (B.member exists only in B: A's moderators cannot mute, block, ban or report them)
+  'GET /moderation/mutes': { expect: 'scoped', query: actingQuery },
+  'POST /moderation/mute-user': { body: (kind) => acting(kind, { target_id: B.member }) },
+  'POST /moderation/unmute-user': { body: (kind) => acting(kind, { target_id: B.member }) },
+  'POST /moderation/mute-channel': { body: (kind) => acting(kind, { cid: 'messaging:b-room' }) },
+  'POST /moderation/unmute-channel': { body: (kind) => acting(kind, { cid: 'messaging:b-room' }) },
+  'GET /moderation/blocks': { expect: 'scoped', query: actingQuery },
+  'POST /moderation/block': { body: (kind) => acting(kind, { target_id: B.member }) },
+  'POST /moderation/unblock': { body: (kind) => acting(kind, { target_id: B.member }) },
+  'POST /moderation/ban': { body: () => ({ target_id: B.member, reason: 'pwned' }) },
+  'POST /moderation/unban': { body: () => ({ target_id: B.member, cid: 'messaging:b-room' }) },
+  'GET /moderation/bans': {
+    expect: 'scoped',
+    query: () => ({ target_id: B.member }),
+    check: (res) => expect(res.body.bans).toEqual([]),
+  },
+  'POST /moderation/shadow-ban': { body: () => ({ target_id: B.member }) },
+  'POST /moderation/remove-shadow-ban': { body: () => ({ target_id: B.member }) },
+  'POST /moderation/flag': {
+    body: (kind) => acting(kind, { message_id: B.messageIds[0], reason: 'pwned' }),
+  },
+  'GET /moderation/flags': {
+    expect: 'scoped',
+    query: () => ({ target_id: B.member }),
+    check: (res) => expect(res.body.flags).toEqual([]),
+  },
+  'POST /moderation/flags/:flag_id/review': { body: () => ({ action: 'ban_user' }) },
+  'GET /moderation/blocklists': {
+    expect: 'scoped',
+    check: (res) => expect(res.body.blocklists).toEqual([]),
+  },
+  'POST /moderation/blocklists': {
+    expect: 'scoped',
+    body: () => ({ name: 'a-words', words: ['pwned'], behavior: 'block' }),
+  },
+  'GET /moderation/blocklists/:blocklist_name': {},
+  'PATCH /moderation/blocklists/:blocklist_name': { body: () => ({ words: ['pwned'] }) },
+  'DELETE /moderation/blocklists/:blocklist_name': {},
+  'GET /moderation/audit-log': {
+    expect: 'scoped',
+    query: () => ({ target_id: B.member }),
+    check: (res) => expect(res.body.entries).toEqual([]),
+  },
   // reactions
   'POST /messages/:message_id/reactions': { body: (kind) => acting(kind, { type: 'like' }) },
   'DELETE /messages/:message_id/reactions/:reaction_type': { query: actingQuery },
@@ -171,6 +304,25 @@ const PROBES: Record<string, Probe> = {
     body: () => ({ url: 'http://127.0.0.1:9/a-hook', events: ['message.new'], active: false }),
   },
   'GET /webhooks': { expect: 'scoped' },
+  // email preferences of the acting user (A's own; B's address never shows)
+  'GET /email/preferences': { expect: 'scoped', query: actingQuery },
+  'PUT /email/preferences': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { email: 'a-owner@example.com', digest: false }),
+  },
+  // push: devices and preferences of the acting user (A's own; B's device tokens never show)
+  'GET /push/config': { expect: 'scoped' },
+  'POST /devices': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { provider: 'onesignal', token: 'a-device-token' }),
+  },
+  'GET /devices': { expect: 'scoped', query: actingQuery },
+  'DELETE /devices/:device_id': { query: actingQuery },
+  'GET /push/preferences': { expect: 'scoped', query: actingQuery },
+  'PATCH /push/preferences': {
+    expect: 'scoped',
+    body: (kind) => acting(kind, { level: 'none', channels: { 'messaging:b-room': 'none' } }),
+  },
   'GET /webhooks/:webhook_id': {},
   'PATCH /webhooks/:webhook_id': { body: () => ({ url: 'http://127.0.0.1:9/pwned', active: true }) },
   'DELETE /webhooks/:webhook_id': {},
@@ -255,6 +407,19 @@ beforeAll(async () => {
     }),
     'B users',
   );
+  if (hasRoute('PUT /email/preferences')) {
+    ok(
+      await b.put('/email/preferences', { user_id: B.owner, email: `${MARK}@example.com` }),
+      'B email preferences',
+    );
+  }
+  if (hasRoute('POST /devices')) {
+    const device = ok(
+      await b.post('/devices', { provider: 'onesignal', token: `${MARK}-device`, user_id: B.owner }),
+      'B device',
+    );
+    B.deviceIds.push(device.body.device.id);
+  }
   ok(
     await b.post('/channel-types', {
       name: B.type,
@@ -300,6 +465,98 @@ beforeAll(async () => {
       );
     }
     ok(await b.post(`${path}/read`, { user_id: B.member }), 'B read');
+    // B's per-user message state: a pin, a star, a draft, a reminder, a scheduled message.
+    if (hasRoute('POST /messages/:message_id/pin')) {
+      const id = first.body.message.id;
+      ok(await b.post(`/messages/${id}/pin`, { user_id: B.owner }), 'B pin');
+      ok(await b.post(`/messages/${id}/star`, { user_id: B.owner }), 'B star');
+      ok(await b.put(`${path}/draft`, { text: `${MARK} draft`, user_id: B.owner }), 'B draft');
+      ok(
+        await b.post(`/messages/${id}/reminder`, { remind_in_seconds: 3600, user_id: B.owner }),
+        'B reminder',
+      );
+      const later = ok(
+        await b.post(`${path}/scheduled-messages`, {
+          send_at: new Date(Date.now() + 3_600_000).toISOString(),
+          text: `${MARK} later`,
+          user_id: B.owner,
+        }),
+        'B scheduled',
+      );
+      B.scheduledIds.push(later.body.scheduled_message.id);
+      ok(await b.patch(`/messages/${id}`, { text: `${MARK} first, edited`, user_id: B.owner }), 'B edit');
+    }
+  }
+  // B's poll (sent in its first room, with a vote), custom command and /giphy-style preview.
+  if (hasRoute('POST /polls')) {
+    const room = `/channels/${B.rooms[0]!.type}/${B.rooms[0]!.id}`;
+    const poll = ok(
+      await b.post('/polls', {
+        name: `${MARK} poll`,
+        options: [{ text: `${MARK} yes` }, { text: 'no' }],
+        allow_user_suggested_options: true,
+        user_id: B.owner,
+      }),
+      'B poll',
+    );
+    const sent = ok(
+      await b.post(`${room}/messages`, { poll_id: poll.body.poll.id, user_id: B.owner }),
+      'B poll sent',
+    );
+    B.pollIds.push(poll.body.poll.id);
+    B.pollMessageIds.push(sent.body.message.id);
+    B.messageIds.push(sent.body.message.id);
+    B.optionIds.push(...poll.body.poll.options.map((o: { id: string }) => o.id));
+    const vote = ok(
+      await b.post(`/messages/${sent.body.message.id}/polls/${poll.body.poll.id}/vote`, {
+        vote: { option_id: B.optionIds[0] },
+        user_id: B.member,
+      }),
+      'B vote',
+    );
+    B.voteIds.push(vote.body.vote.id);
+  }
+  if (hasRoute('POST /commands')) {
+    const command = ok(
+      await b.post('/commands', { name: 'b-secret-cmd', description: MARK, url: 'http://127.0.0.1:9/b-cmd' }),
+      'B command',
+    );
+    B.commandNames.push('b-secret-cmd');
+    B.secrets.push(command.body.secret);
+    // A pending preview of B's (as /giphy leaves one), written directly: no GIPHY stand-in here.
+    const previewId = crypto.randomUUID();
+    await server.database.db
+      .insertInto('command_previews')
+      .values({
+        app_id: appB.id,
+        id: previewId,
+        cid: `${B.rooms[0]!.type}:${B.rooms[0]!.id}`,
+        user_id: B.owner,
+        command: 'b-secret-cmd',
+        args: MARK,
+        parent_id: null,
+        state: JSON.stringify({ kind: 'custom', text: MARK, attachments: [] }),
+        expires_at: new Date(Date.now() + 3_600_000),
+      })
+      .execute();
+    B.messageIds.splice(1, 0, previewId);
+  }
+  // B's moderation data: a report in the queue, a blocklist, a channel ban (audited).
+  if (hasRoute('POST /moderation/flag')) {
+    const flag = ok(
+      await b.post('/moderation/flag', { message_id: B.messageIds[0], reason: MARK, user_id: B.member }),
+      'B flag',
+    );
+    B.flagIds.push(flag.body.flag.id);
+    ok(
+      await b.post('/moderation/blocklists', { name: 'b-words', words: [MARK], behavior: 'mask' }),
+      'B list',
+    );
+    B.blocklistNames.push('b-words');
+    ok(
+      await b.post('/moderation/ban', { target_id: B.invitee, cid: 'messaging:b-room', reason: MARK }),
+      'B ban',
+    );
   }
   for (const webhookId of B.webhookIds) {
     const deliveries = ok(await b.get(`/webhooks/${webhookId}/deliveries`), 'B deliveries');
@@ -365,7 +622,7 @@ describe('tenant isolation: every route, app A against app B', () => {
     expect(before.users).toHaveLength(3);
     expect(before.channels).toHaveLength(2);
     expect(before.members).toHaveLength(6);
-    expect(before.messages).toHaveLength(6);
+    expect(before.messages).toHaveLength(6 + B.pollMessageIds.length);
     expect(before.channel_types!.length).toBeGreaterThan(4);
     const eventsBefore = eventsOfB.length;
     const appRoutes = server.parley.routes.filter((r) => r.auth === 'app' || r.auth === 'server');

@@ -22,9 +22,18 @@ const fmt = (x, digits = 0) => {
 const ratio = (x, base) => (x > 0 && base > 0 ? `${(x / base).toFixed(2)}×` : '–');
 const kib = (bytes) => (bytes === undefined ? undefined : bytes / 1024);
 
+/** A markdown table with padded columns (as Biome formats markdown). */
 function table(head, rows) {
-  const line = (cells) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
+  const width = (cell) => [...String(cell)].length;
+  const columns = Math.max(head.length, ...rows.map((r) => r.length));
+  const all = [head, ...rows].map((r) => Array.from({ length: columns }, (_, i) => String(r[i] ?? '')));
+  const widths = Array.from({ length: columns }, (_, i) => Math.max(3, ...all.map((r) => width(r[i]))));
+  const line = (cells) => `| ${cells.map((c, i) => c + ' '.repeat(widths[i] - width(c))).join(' | ')} |`;
+  return [
+    line(all[0]),
+    `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`,
+    ...all.slice(1).map(line),
+  ].join('\n');
 }
 
 function idleTable(byTarget) {
@@ -64,6 +73,13 @@ function idleTable(byTarget) {
   );
 }
 
+/**
+ * Server CPU time per message sent (all processes, ms): CPU % of one core × 10 ÷ messages/s. Less
+ * sensitive to a busy machine than throughput, so it is the number to compare before and after a fix.
+ */
+const cpuMsPerMessage = (s) =>
+  s.usage?.serverCpuPct > 0 && s.sentPerSec > 0 ? (s.usage.serverCpuPct * 10) / s.sentPerSec : undefined;
+
 function chatTables(byTarget) {
   const fixedRows = [];
   const satRows = [];
@@ -99,6 +115,7 @@ function chatTables(byTarget) {
         fmt(s.latency?.p99, 1),
         fmt(s.lost),
         fmt(s.usage?.serverCpuPct),
+        fmt(cpuMsPerMessage(s), 2),
         fmt(s.usage?.serverPeakRssMb),
         fmt(s.usage?.loadgenCpuPct),
       ]);
@@ -151,6 +168,7 @@ function chatTables(byTarget) {
         'p99 ms',
         'lost',
         'server CPU %',
+        'server CPU ms / message',
         'server peak RSS MB',
         'load-gen CPU %',
       ],
@@ -160,21 +178,35 @@ function chatTables(byTarget) {
   ].join('\n');
 }
 
+/** Fan-out results per level (older reports: one level at the top). */
+const fanLevels = (r) => r?.levels ?? (r ? [r] : []);
+
 function fanoutTable(byTarget) {
-  const ws = byTarget.ws;
-  const rows = entries(byTarget).map(([name, r]) => [
-    NAMES[name] ?? name,
-    fmt(r.watchers),
-    fmt(r.messages),
-    fmt(r.timeToFirstP50Ms, 1),
-    fmt(r.timeToLastP50Ms, 1),
-    ratio(r.timeToLastP50Ms, ws?.timeToLastP50Ms),
-    fmt(r.timeToLastMaxMs, 1),
-    fmt(r.deliveredPerSecDuringFanout),
-    fmt(r.lost),
-    fmt(r.usage?.serverCpuPct),
-    fmt(r.usage?.loadgenCpuPct),
-  ]);
+  const wsLevels = fanLevels(byTarget.ws);
+  const rows = [];
+  for (const [name, r] of entries(byTarget)) {
+    for (const l of fanLevels(r)) {
+      const ws = wsLevels.find((w) => w.watchers === l.watchers);
+      if (l.failed) {
+        rows.push([NAMES[name] ?? name, fmt(l.watchers), `${l.failed} connections failed: ${l.firstError}`]);
+        continue;
+      }
+      rows.push([
+        NAMES[name] ?? name,
+        fmt(l.watchers),
+        fmt(l.messages),
+        fmt(l.timeToFirstP50Ms, 1),
+        fmt(l.timeToLastP50Ms, 1),
+        ratio(l.timeToLastP50Ms, ws?.timeToLastP50Ms),
+        fmt(l.timeToLastMaxMs, 1),
+        fmt(l.deliveredPerSecDuringFanout),
+        ratio(l.deliveredPerSecDuringFanout, ws?.deliveredPerSecDuringFanout),
+        fmt(l.lost),
+        fmt(l.usage?.serverCpuPct),
+        fmt(l.usage?.loadgenCpuPct),
+      ]);
+    }
+  }
   return table(
     [
       'server',
@@ -182,9 +214,10 @@ function fanoutTable(byTarget) {
       'messages',
       'first receipt p50 ms',
       'last receipt p50 ms',
-      '× ws',
+      'time × ws',
       'last receipt max ms',
       'deliveries/s',
+      'rate × ws',
       'lost',
       'server CPU %',
       'load-gen CPU %',
@@ -208,22 +241,35 @@ function stormTable(byTarget) {
     fmt(r.failed),
     fmt(r.usage?.serverCpuPct),
   ]);
-  return table(
-    [
-      'server',
-      'clients',
-      'on reconnect',
-      'all back, s',
-      '× ws',
-      'resubscribed',
-      'recovered',
-      'missed msgs received',
-      'lost',
-      'failed',
-      'server CPU %',
-    ],
-    rows,
-  );
+  const notes = [];
+  for (const [name, r] of entries(byTarget)) {
+    const st = r.clientStats;
+    if (st && (st.errors || st.subscribeErrors)) {
+      notes.push(
+        `${NAMES[name] ?? name}: clients went through ${st.reconnects} reconnects, ${st.resubscribes} ` +
+          `resubscribes, ${st.errors} client errors, ${st.subscribeErrors} subscribe errors`,
+      );
+    }
+  }
+  return [
+    table(
+      [
+        'server',
+        'clients',
+        'on reconnect',
+        'all back, s',
+        '× ws',
+        'resubscribed',
+        'recovered',
+        'missed msgs received',
+        'lost',
+        'failed',
+        'server CPU %',
+      ],
+      rows,
+    ),
+    ...(notes.length ? ['', ...notes.map((n) => `- ${n}`)] : []),
+  ].join('\n');
 }
 
 function httpTable(byTarget) {
@@ -270,7 +316,7 @@ const SECTIONS = {
     render: idleTable,
   },
   chat: {
-    title: '2. Chat traffic',
+    title: '2 and 5. Chat traffic (5: two Parley processes on Redis + PostgreSQL)',
     about:
       'Channels × members connections, each in its channel and its user channel. Messages go round-robin ' +
       'over the channels, sent by the members in turn. ws / Socket.IO / the gateway engine: the client ' +
@@ -310,6 +356,227 @@ const SECTIONS = {
   },
 };
 
+// ---- targets of issue 5 (every number below is read from this run's results) ----
+
+const FULL = ['parley-pglite', 'parley-pg', 'parley-cluster'];
+const x2 = (v) => (v === undefined || Number.isNaN(v) ? '–' : `${v.toFixed(2)}×`);
+
+/** One verdict row: met when `ok`, else the gap; "not measured" when a number is missing. */
+function verdict(target, server, measured, ok, gap) {
+  if (ok === undefined) return [target, server, measured || '–', 'not measured'];
+  return [target, server, measured, ok ? '**met**' : `**not met**${gap ? ` (${gap})` : ''}`];
+}
+
+function targetRows(results, members) {
+  const rows = [];
+  const present = (scenario, names) => names.filter((n) => results[scenario]?.[n]);
+  const chat = results.chat ?? {};
+  const wsSat = chat.ws?.saturation?.deliveredPerSec;
+  const sioSat = chat.socketio?.saturation?.deliveredPerSec;
+  // 1. chat throughput ratios
+  {
+    const gw = chat['parley-gw']?.saturation?.deliveredPerSec;
+    const r = gw && wsSat ? gw / wsSat : undefined;
+    rows.push(
+      verdict(
+        'Chat 1,000 × 10, pure gateway path: delivered msg/s ≥ 0.6 × raw ws',
+        NAMES['parley-gw'],
+        r === undefined ? '' : `${fmt(gw)} vs ${fmt(wsSat)} msg/s = ${x2(r)}`,
+        r === undefined ? undefined : r >= 0.6,
+        r === undefined ? '' : `${x2(0.6 - r)} short`,
+      ),
+    );
+  }
+  for (const name of present('chat', FULL)) {
+    const v = chat[name].saturation?.deliveredPerSec;
+    const r = v && wsSat ? v / wsSat : undefined;
+    rows.push(
+      verdict(
+        'Chat with persistence: ≥ 0.25 × raw ws (aim 0.5)',
+        NAMES[name],
+        r === undefined ? '' : `${fmt(v)} vs ${fmt(wsSat)} msg/s = ${x2(r)}`,
+        r === undefined ? undefined : r >= 0.25,
+        r === undefined ? '' : `${fmt((0.25 * wsSat) / v, 1)}× more throughput needed`,
+      ),
+    );
+    rows.push(
+      verdict(
+        'Chat with persistence: above Socket.IO',
+        NAMES[name],
+        v && sioSat ? `${fmt(v)} vs ${fmt(sioSat)} msg/s = ${x2(v / sioSat)} of Socket.IO` : '',
+        v && sioSat ? v > sioSat : undefined,
+      ),
+    );
+  }
+  // 2. latency at 2,000 delivered msg/s with persistence
+  for (const name of present('chat', FULL)) {
+    const r = chat[name];
+    const f = (r.fixed ?? []).find((x) => x.targetSendRate * members === 2000);
+    rows.push(
+      verdict(
+        'Chat at 2,000 delivered msg/s with persistence: p99 < 50 ms, p50 < 10 ms, 0 lost',
+        NAMES[name],
+        f
+          ? `delivered ${fmt(f.deliveredPerSec)}/s, p50 ${fmt(f.latency?.p50, 1)} ms, p99 ${fmt(f.latency?.p99, 1)} ms, lost ${fmt(f.lost)}`
+          : '',
+        f ? f.latency?.p99 < 50 && f.latency?.p50 < 10 && f.lost === 0 : undefined,
+        f
+          ? [
+              f.latency?.p99 >= 50 ? `p99 ${fmt(f.latency.p99 - 50, 1)} ms over` : '',
+              f.latency?.p50 >= 10 ? `p50 ${fmt(f.latency.p50 - 10, 1)} ms over` : '',
+              f.lost ? `${fmt(f.lost)} lost` : '',
+            ]
+              .filter(Boolean)
+              .join(', ')
+          : '',
+      ),
+    );
+  }
+  // 3. idle memory and connect rate
+  const idle = results.idle ?? {};
+  const wsSteps = idle.ws?.steps ?? [];
+  for (const name of present('idle', ['parley-gw', 'parley-pglite', 'parley-pg'])) {
+    const steps = idle[name].steps ?? [];
+    const step = steps.at(-1);
+    const base = wsSteps.find((w) => w.connections === step?.connections);
+    const kibPer = step && kib(step.bytesPerConnection);
+    const wsKib = base && kib(base.bytesPerConnection);
+    const r = kibPer && wsKib > 0 ? kibPer / wsKib : undefined;
+    rows.push(
+      verdict(
+        'Idle memory per connection (2 subscriptions) ≤ 2 × raw ws and < 20 KiB',
+        NAMES[name],
+        step
+          ? `${fmt(kibPer, 1)} KiB vs ${fmt(wsKib, 1)} KiB at ${fmt(step.connections)} connections = ${x2(r)}`
+          : '',
+        r === undefined ? undefined : r <= 2 && kibPer < 20,
+        r === undefined
+          ? ''
+          : [r > 2 ? `${x2(r)} of ws` : '', kibPer >= 20 ? `${fmt(kibPer - 20, 1)} KiB over 20` : '']
+              .filter(Boolean)
+              .join(', '),
+      ),
+    );
+    if (name === 'parley-gw') continue;
+    const ratios = steps.map((st) => {
+      const w = wsSteps.find((x) => x.connections === st.connections);
+      return { n: st.connections, r: w?.connectsPerSec ? st.connectsPerSec / w.connectsPerSec : undefined };
+    });
+    const known = ratios.filter((x) => x.r !== undefined);
+    const worst = known.length ? Math.min(...known.map((x) => x.r)) : undefined;
+    rows.push(
+      verdict(
+        'Connect rate with token check and two subscribes ≥ 0.3 × raw ws',
+        NAMES[name],
+        known
+          .map(
+            (x) =>
+              `${fmt(x.n)}: ${fmt(steps.find((s2) => s2.connections === x.n).connectsPerSec)}/s = ${x2(x.r)}`,
+          )
+          .join('; '),
+        worst === undefined ? undefined : worst >= 0.3,
+        worst === undefined ? '' : `worst ${x2(worst)}`,
+      ),
+    );
+  }
+  // 4. fan-out
+  const fan = results.fanout ?? {};
+  const wsFan = fanLevels(fan.ws);
+  for (const name of present('fanout', ['parley-gw', 'parley-pglite', 'parley-pg'])) {
+    const levels = fanLevels(fan[name]).filter((l) => !l.failed);
+    const small = levels[0];
+    const big = levels.at(-1);
+    const wsSmall = wsFan.find((w) => w.watchers === small?.watchers);
+    const wsBig = wsFan.find((w) => w.watchers === big?.watchers);
+    const rSmall =
+      small && wsSmall ? small.deliveredPerSecDuringFanout / wsSmall.deliveredPerSecDuringFanout : undefined;
+    rows.push(
+      verdict(
+        `Broadcast to ${fmt(small?.watchers ?? 1000)} connections ≥ 0.5 × raw ws (deliveries/s)`,
+        NAMES[name],
+        rSmall === undefined
+          ? ''
+          : `last receipt ${fmt(small.timeToLastP50Ms, 1)} ms vs ${fmt(wsSmall.timeToLastP50Ms, 1)} ms = ${x2(rSmall)} of the rate`,
+        rSmall === undefined ? undefined : rSmall >= 0.5 && small.lost === 0,
+        rSmall === undefined ? '' : `${x2(rSmall)}${small.lost ? `, ${small.lost} lost` : ''}`,
+      ),
+    );
+    if (big && big !== small) {
+      const rBig = wsBig ? big.timeToLastP50Ms / wsBig.timeToLastP50Ms : undefined;
+      rows.push(
+        verdict(
+          `Fan-out to ${fmt(big.watchers)} watchers: time to the last ≤ 1.5 × raw ws`,
+          NAMES[name],
+          rBig === undefined
+            ? ''
+            : `${fmt(big.timeToLastP50Ms, 1)} ms vs ${fmt(wsBig.timeToLastP50Ms, 1)} ms = ${x2(rBig)}`,
+          rBig === undefined ? undefined : rBig <= 1.5 && big.lost === 0,
+          rBig === undefined ? '' : `${x2(rBig)}${big.lost ? `, ${big.lost} lost` : ''}`,
+        ),
+      );
+    }
+  }
+  // 5. reconnect storm
+  const storm = results.storm ?? {};
+  for (const name of present('storm', ['parley-gw', 'parley-pglite', 'parley-pg'])) {
+    const r = storm[name];
+    const ok =
+      r.failed === 0 && r.lost === 0 && r.resubscribed === r.expectedSubscriptions && r.allBackSeconds < 10;
+    rows.push(
+      verdict(
+        `Reconnect storm: ${fmt(r.clients)} clients back with recovery in < 10 s, nothing lost`,
+        NAMES[name],
+        `${fmt(r.allBackSeconds, 2)} s, ${fmt(r.recoveredSubscriptions)} / ${fmt(r.expectedSubscriptions)} recovered, ${fmt(r.lost)} lost, ${fmt(r.failed)} failed`,
+        r.allBackSeconds === undefined ? undefined : ok,
+        ok
+          ? ''
+          : r.allBackSeconds >= 10
+            ? `${fmt(r.allBackSeconds - 10, 2)} s over`
+            : 'something lost or failed',
+      ),
+    );
+  }
+  // 6. HTTP API
+  const http = results.http ?? {};
+  for (const name of present('http', ['parley-pglite', 'parley-pg'])) {
+    for (const e of http[name].endpoints ?? []) {
+      if (e.endpoint !== 'send message' && e.endpoint !== 'list messages') continue;
+      const f = e.fixed;
+      const kept = f.requestsPerSec >= 0.95 * f.rate;
+      const clean = f.non2xx + f.errors + f.timeouts === 0;
+      rows.push(
+        verdict(
+          `API ${e.endpoint}: p95 < 25 ms at ${fmt(f.rate)} req/s`,
+          NAMES[name],
+          `${fmt(f.requestsPerSec)} req/s, p95 ${fmt(f.p95Ms, 1)} ms`,
+          f.p95Ms < 25 && kept && clean,
+          [
+            f.p95Ms >= 25 ? `p95 ${fmt(f.p95Ms - 25, 1)} ms over` : '',
+            kept ? '' : `only ${fmt(f.requestsPerSec)} of ${fmt(f.rate)} req/s`,
+            clean ? '' : 'errors',
+          ]
+            .filter(Boolean)
+            .join(', '),
+        ),
+      );
+    }
+  }
+  return rows;
+}
+
+function targetsSection(report) {
+  const rows = targetRows(report.results, report.params?.members ?? 10);
+  return [
+    '## Targets of issue 5',
+    '',
+    'Computed by bench/lib/report.mjs from the tables below (ratios are Parley ÷ raw ws of this run). ' +
+      'The servers run one after another: when the load of the machine changes during the run (see ' +
+      'the load average above), the ratios carry that change.',
+    '',
+    table(['target', 'server', 'measured', 'verdict'], rows),
+  ].join('\n');
+}
+
 export function renderReport(report) {
   const { machine: m, loadAtEnd } = report;
   const busy = m.load.one > 2 || loadAtEnd.one > 2;
@@ -348,6 +615,7 @@ export function renderReport(report) {
     '- CPU % is of one core (100 % = one core busy), averaged over the measured phase; RSS from /proc.',
     '',
   );
+  out.push(targetsSection(report), '');
   for (const scenario of ['idle', 'chat', 'fanout', 'http', 'storm']) {
     const byTarget = report.results[scenario];
     if (!byTarget) continue;

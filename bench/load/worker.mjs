@@ -12,6 +12,12 @@ const chatRoom = (c) => `chat:channel:messaging:c${c}`;
 const userRoom = (u) => `chat:user:u${u}`;
 const FAN_ROOM = 'chat:channel:livestream:fan';
 
+/**
+ * Now on the monotonic clock in µs: the clock of V8 CPU profiles (`node --cpu-prof`) on Linux, so
+ * bench/profile-summary.mjs --window can keep only the samples of a measured phase.
+ */
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Server RSS (bytes, summed over the target's processes). */
 const serverRss = (pids) => pids.reduce((sum, pid) => sum + (procStats(pid)?.rss ?? 0), 0);
 
@@ -213,6 +219,7 @@ async function chat(adapter, params, pids) {
     let inflight = 0;
     let sent = 0;
     const fixedUsage = phase(pids);
+    const fromUs = monotonicUs();
     const start = performance.now();
     while (performance.now() - start < durationMs) {
       const due = Math.floor((rate * (performance.now() - start)) / 1000);
@@ -224,9 +231,11 @@ async function chat(adapter, params, pids) {
       await sleep(2);
     }
     const sendSeconds = (performance.now() - start) / 1000;
+    const toUs = monotonicUs();
     await waitFor(() => fixed.received >= fixed.expectedTotal() && inflight === 0, drainMs);
     const fixedSummary = fixed.summary();
     fixedResults.push({
+      clock: { fromUs, toUs },
       usage: fixedUsage(),
       targetSendRate: rate,
       achievedSendRate: round(sent / sendSeconds, 0),
@@ -276,15 +285,18 @@ async function chat(adapter, params, pids) {
     };
     await sleep(500);
     const satUsage = phase(pids);
+    const satFromUs = monotonicUs();
     const satStart = performance.now();
     stopAt = satStart + saturation.durationMs;
     pump();
     // Messages that lose a receipt never complete: the loop may stall, so watch the clock too.
     await waitFor(() => performance.now() >= stopAt, saturation.durationMs + 1000, 50);
     const usage = satUsage();
+    const satToUs = monotonicUs();
     await waitFor(() => sat.received >= sat.expectedTotal(), drainMs);
     const s = sat.summary();
     satResult = {
+      clock: { fromUs: satFromUs, toUs: satToUs },
       usage,
       window: saturation.window,
       seconds: round(saturation.durationMs / 1000, 1),
@@ -311,55 +323,77 @@ async function chat(adapter, params, pids) {
 
 // ---- scenario 3: fan-out to one big room ----
 
+/**
+ * One room, watched by `levels` connections in turn (cumulative: 1,000, then 4,000 more, ...).
+ * At each level, `messages` messages are sent one after the other by watcher 0, each once the last
+ * watcher has the previous one; time from the send call to the first and to the last receipt.
+ */
 async function fanout(adapter, params, pids) {
-  const { watchers, messages, gapMs, window, connectTimeoutMs, messageTimeoutMs } = params;
+  const { messages, gapMs, window, connectTimeoutMs, messageTimeoutMs } = params;
+  const levels = params.levels ?? [params.watchers];
   const current = { k: undefined, t: 0, count: 0, first: 0, last: 0 };
-  const { conns, failed, firstError } = await connectMany(adapter, {
-    from: 0,
-    to: watchers,
-    window,
-    rooms: () => [FAN_ROOM],
-    onMessage: (_u, _room, payload) => {
-      if (payload.k !== current.k) return;
-      const now = performance.now();
-      if (current.count === 0) current.first = now;
-      current.count++;
-      current.last = now;
-    },
-    timeoutMs: connectTimeoutMs,
-  });
-  if (failed) {
-    for (const c of conns) c?.close();
-    return { watchers, failed, firstError };
-  }
-  await sleep(500);
-  const rounds = [];
-  let lost = 0;
-  const usage = phase(pids);
-  for (let i = 0; i < messages; i++) {
-    Object.assign(current, { k: `fan${i}`, t: performance.now(), count: 0, first: 0, last: 0 });
-    await conns[0].send(FAN_ROOM, { k: current.k, t: current.t });
-    await waitFor(() => current.count >= watchers, messageTimeoutMs, 2);
-    lost += watchers - Math.min(current.count, watchers);
-    rounds.push({ firstMs: current.first - current.t, lastMs: current.last - current.t });
-    await sleep(gapMs);
-  }
-  const fanoutUsage = usage();
-  for (const c of conns) c.close();
-  const last = rounds.map((r) => r.lastMs);
-  const first = rounds.map((r) => r.firstMs);
-  const lastSummary = latencySummary(last);
-  return {
-    watchers,
-    messages,
-    failed,
-    lost,
-    timeToFirstP50Ms: latencySummary(first).p50,
-    timeToLastP50Ms: lastSummary.p50,
-    timeToLastMaxMs: lastSummary.max,
-    deliveredPerSecDuringFanout: round(watchers / (lastSummary.p50 / 1000), 0),
-    usage: fanoutUsage,
+  const onMessage = (_u, _room, payload) => {
+    if (payload.k !== current.k) return;
+    const now = performance.now();
+    if (current.count === 0) current.first = now;
+    current.count++;
+    current.last = now;
   };
+  const all = [];
+  const results = [];
+  let connected = 0;
+  try {
+    for (const watchers of levels) {
+      const { conns, failed, firstError } = await connectMany(adapter, {
+        from: connected,
+        to: watchers,
+        window,
+        rooms: () => [FAN_ROOM],
+        onMessage,
+        timeoutMs: connectTimeoutMs,
+      });
+      all.push(...conns);
+      connected = watchers;
+      if (failed) {
+        results.push({ watchers, failed, firstError });
+        break;
+      }
+      await sleep(500);
+      const rounds = [];
+      let lost = 0;
+      const usage = phase(pids);
+      for (let i = 0; i < messages; i++) {
+        Object.assign(current, {
+          k: `fan${watchers}_${i}`,
+          t: performance.now(),
+          count: 0,
+          first: 0,
+          last: 0,
+        });
+        await all[0].send(FAN_ROOM, { k: current.k, t: current.t });
+        await waitFor(() => current.count >= watchers, messageTimeoutMs ?? 30_000, 1);
+        lost += watchers - Math.min(current.count, watchers);
+        rounds.push({ firstMs: current.first - current.t, lastMs: current.last - current.t });
+        await sleep(gapMs);
+      }
+      const lastSummary = latencySummary(rounds.map((r) => r.lastMs));
+      results.push({
+        watchers,
+        messages,
+        failed: 0,
+        lost,
+        timeToFirstP50Ms: latencySummary(rounds.map((r) => r.firstMs)).p50,
+        timeToLastP50Ms: lastSummary.p50,
+        timeToLastMaxMs: lastSummary.max,
+        deliveredPerSecDuringFanout: round(watchers / (lastSummary.p50 / 1000), 0),
+        usage: usage(),
+      });
+    }
+  } finally {
+    for (const c of all) c?.close();
+  }
+  // The top-level fields are those of the largest level (what older reports read).
+  return { ...results.at(-1), levels: results };
 }
 
 // ---- scenario 6: reconnect storm ----
@@ -478,6 +512,7 @@ async function storm(adapter, target, params, pids) {
     allBackSeconds: round((end - t0) / 1000, 3),
     recovery: recovers ? 'recover' : 'none (reconnect + rejoin only)',
     usage,
+    clientStats: adapter.stats ? { ...adapter.stats } : undefined,
   };
 }
 

@@ -8,12 +8,15 @@ import { ConfigError, loadConfig } from './platform/config.js';
 import { EventBus } from './platform/events.js';
 import { createLogger } from './platform/logger.js';
 import { createMetrics } from './platform/metrics.js';
+import { RedisBroker } from './realtime/broker.redis.js';
+import { presenceKey } from './realtime/realtime.service.js';
+import { BrokerChannelWatchers } from './realtime/watchers.js';
 import { seedDemo } from './seed/demo.js';
 import { createServices } from './server.js';
 
 const USAGE = `Usage: npm run parley -- <command>
 
-  app create <name> [--dev-tokens] [--webhook-url URL]   create an app; prints its api key and secret (once)
+  app create <name> [--dev-tokens]                      create an app; prints its api key and secret (once)
   app list                                                list apps
   app rotate-secret <name> [--grace SECONDS]              issue a new secret (old one valid for --grace)
   user token <app name> <user_id> [--expires SECONDS]     sign a user token with the app's secret
@@ -29,7 +32,6 @@ async function run(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: {
       'dev-tokens': { type: 'boolean', default: false },
-      'webhook-url': { type: 'string' },
       grace: { type: 'string', default: '0' },
       expires: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
@@ -44,7 +46,7 @@ async function run(argv: string[]): Promise<number> {
   const database = await openMigratedDatabase(config);
   const logger = createLogger(config);
   const jobs = createJobSystem(config, database, logger, createMetrics());
-  const services = createServices(database, new EventBus(), jobs);
+  const services = createServices(database, new EventBus(), jobs, { config, logger });
   const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
   const appByName = async (name: string | undefined) => {
     const row = name ? await services.apps.findByName(name) : undefined;
@@ -54,7 +56,24 @@ async function run(argv: string[]): Promise<number> {
   /** Runs every job worker until SIGINT/SIGTERM, then lets running jobs finish (graceful stop). */
   const runWorkers = async () => {
     await jobs.start(queuePolicies(config));
-    await startWorkers(jobs, { db: database.db, config, logger });
+    // Presence (who is online, for email) lives in the realtime broker: reachable here through Redis.
+    const presenceBroker = config.REDIS_URL
+      ? new RedisBroker({ url: config.REDIS_URL, prefix: config.REALTIME_REDIS_PREFIX })
+      : undefined;
+    const presence = presenceBroker && {
+      isOnline: async (appId: string, userId: string) =>
+        (await presenceBroker.presenceStats(presenceKey(appId, userId))).numClients > 0,
+    };
+    // Who watches which channel (push skips them): also in the broker; without Redis, nobody.
+    const watchers = presenceBroker && new BrokerChannelWatchers(presenceBroker);
+    const workers = await startWorkers(jobs, {
+      db: database.db,
+      config,
+      logger,
+      services,
+      ...(presence ? { presence } : {}),
+      ...(watchers ? { watchers } : {}),
+    });
     logger.info({ database: database.kind }, 'job workers running');
     process.stdout.write(`Parley workers running (database: ${database.kind})\n`);
     const signal = await new Promise<string>((resolve) => {
@@ -63,12 +82,13 @@ async function run(argv: string[]): Promise<number> {
     });
     logger.info({ signal }, 'stopping workers: letting running jobs finish');
     await jobs.stop();
+    await workers.stop();
+    await presenceBroker?.close();
   };
   try {
     if (group === 'app' && command === 'create' && rest[0]) {
       const { app, api_secret } = await services.apps.create({
         name: rest[0],
-        webhook_url: values['webhook-url'] ?? null,
         settings: { dev_tokens: values['dev-tokens'] },
       });
       out({ ...app, api_secret });

@@ -19,19 +19,46 @@ import { channelTypesRoutes } from './domains/channel-types/channel-types.routes
 import { ChannelTypesService } from './domains/channel-types/channel-types.service.js';
 import { channelsRoutes } from './domains/channels/channels.routes.js';
 import { ChannelsService } from './domains/channels/channels.service.js';
+import { commandsRoutes } from './domains/commands/commands.routes.js';
+import { CommandsService } from './domains/commands/commands.service.js';
+import { draftsRoutes } from './domains/drafts/drafts.routes.js';
+import { DraftsService } from './domains/drafts/drafts.service.js';
+import { emailRoutes } from './domains/email/email.routes.js';
+import { EmailService } from './domains/email/email.service.js';
 import { membersRoutes } from './domains/members/members.routes.js';
 import { MembersService } from './domains/members/members.service.js';
 import { MentionsService } from './domains/messages/mentions.service.js';
 import { messagesRoutes } from './domains/messages/messages.routes.js';
 import { MessagesService } from './domains/messages/messages.service.js';
 import { ThreadsService } from './domains/messages/threads.service.js';
+import { moderationRoutes } from './domains/moderation/moderation.routes.js';
+import { ModerationService } from './domains/moderation/moderation.service.js';
 import { opsRoutes } from './domains/ops/ops.routes.js';
+import { pinsRoutes } from './domains/pins/pins.routes.js';
+import { PinsService } from './domains/pins/pins.service.js';
+import { pollsRoutes } from './domains/polls/polls.routes.js';
+import { PollsService } from './domains/polls/polls.service.js';
+import { pushRoutes } from './domains/push/push.routes.js';
+import { PushService } from './domains/push/push.service.js';
+import { resolveVapidKeys } from './domains/push/push.vapid.js';
 import { reactionsRoutes } from './domains/reactions/reactions.routes.js';
 import { ReactionsService } from './domains/reactions/reactions.service.js';
 import { readsRoutes } from './domains/reads/reads.routes.js';
 import { ReadsService } from './domains/reads/reads.service.js';
+import { remindersRoutes } from './domains/reminders/reminders.routes.js';
+import { RemindersService } from './domains/reminders/reminders.service.js';
+import { scheduledMessagesRoutes } from './domains/scheduled-messages/scheduled-messages.routes.js';
+import { ScheduledMessagesService } from './domains/scheduled-messages/scheduled-messages.service.js';
+import { searchRoutes } from './domains/search/search.routes.js';
+import { SearchService } from './domains/search/search.service.js';
+import { starsRoutes } from './domains/stars/stars.routes.js';
+import { StarsService } from './domains/stars/stars.service.js';
+import { syncRoutes } from './domains/sync/sync.routes.js';
+import { SyncService } from './domains/sync/sync.service.js';
 import { usersRoutes } from './domains/users/users.routes.js';
 import { UsersService } from './domains/users/users.service.js';
+import { BeforeSendHookService } from './domains/webhooks/before-send.service.js';
+import { EventExportService } from './domains/webhooks/event-export.service.js';
 import { webhooksRoutes } from './domains/webhooks/webhooks.routes.js';
 import { WebhooksService } from './domains/webhooks/webhooks.service.js';
 import { createJobSystem, type JobSystem } from './jobs/boss.js';
@@ -50,7 +77,8 @@ import type { Broker } from './realtime/broker.js';
 import { MemoryBroker } from './realtime/broker.memory.js';
 import { RedisBroker } from './realtime/broker.redis.js';
 import type { GatewayOptions } from './realtime/gateway.js';
-import { RealtimeService } from './realtime/realtime.service.js';
+import { presenceKey, RealtimeService } from './realtime/realtime.service.js';
+import { BrokerChannelWatchers } from './realtime/watchers.js';
 import './platform/route-config.js';
 
 export interface Services {
@@ -63,9 +91,22 @@ export interface Services {
   messages: MessagesService;
   threads: ThreadsService;
   mentions: MentionsService;
+  moderation: ModerationService;
+  polls: PollsService;
+  commands: CommandsService;
   reactions: ReactionsService;
   reads: ReadsService;
+  pins: PinsService;
+  stars: StarsService;
+  drafts: DraftsService;
+  reminders: RemindersService;
+  scheduledMessages: ScheduledMessagesService;
   webhooks: WebhooksService;
+  email: EmailService;
+  eventExport: EventExportService;
+  search: SearchService;
+  sync: SyncService;
+  push: PushService;
 }
 
 export type HttpServer = FastifyInstance<
@@ -90,25 +131,54 @@ export interface Parley {
   close(): Promise<void>;
 }
 
-export function createServices(database: DatabaseHandle, bus: EventBus, jobs: JobSystem): Services {
+export function createServices(
+  database: DatabaseHandle,
+  bus: EventBus,
+  jobs: JobSystem,
+  deps: { config: Config; logger: Logger },
+): Services {
   const db = database.db;
   const apps = new AppsService(db);
   const channelTypes = new ChannelTypesService(db);
   const channels = new ChannelsService(db, bus, channelTypes);
-  return {
+  const services: Services = {
     apps,
     auth: new AuthService(db, apps),
     users: new UsersService(db, bus),
     channelTypes,
     channels,
     members: new MembersService(db, bus, channels),
-    messages: new MessagesService(db, bus, channels),
+    messages: new MessagesService(db, bus, channels, new BeforeSendHookService(deps.config, deps.logger)),
     threads: new ThreadsService(db, bus, channels),
     mentions: new MentionsService(db),
+    // The message service is resolved lazily: moderation removes messages through it.
+    moderation: new ModerationService(db, bus, channels, () => services.messages),
+    polls: new PollsService(db, bus, channels),
+    // Commands send messages and run moderation through those services (resolved lazily).
+    commands: new CommandsService(
+      db,
+      bus,
+      channels,
+      () => services.messages,
+      () => services.moderation,
+      deps.config,
+    ),
     reactions: new ReactionsService(db, bus, channels),
     reads: new ReadsService(db, bus, channels),
+    pins: new PinsService(db, bus, channels),
+    stars: new StarsService(db, bus, channels),
+    drafts: new DraftsService(db, bus, channels),
+    reminders: new RemindersService(db, bus, jobs, channels),
+    // Resolved lazily like moderation's: scheduled messages are sent through the message service.
+    scheduledMessages: new ScheduledMessagesService(db, bus, jobs, channels, () => services.messages),
     webhooks: new WebhooksService(db, jobs),
+    email: new EmailService(db, jobs, deps.config),
+    eventExport: new EventExportService(jobs, deps.config),
+    search: new SearchService(db, channels, channelTypes),
+    sync: new SyncService(db, channels, channelTypes),
+    push: new PushService(db, jobs),
   };
+  return services;
 }
 
 export interface BuildOptions {
@@ -144,11 +214,40 @@ export async function buildServer(
   );
   bus.subscribe((event) => metrics.events.inc({ type: event.type }));
   const jobs = createJobSystem(config, database, logger, metrics);
-  const services = createServices(database, bus, jobs);
+  const services = createServices(database, bus, jobs, { config, logger });
   // The outbox: webhook deliveries are enqueued inside the transaction of the write that caused them.
   bus.onCommitting((tx, events, afterCommit) => services.webhooks.enqueueDeliveries(tx, events, afterCommit));
+  // Event export to RabbitMQ / NATS and delayed emails: jobs in the same transaction (outbox).
+  bus.onCommitting((tx, events, afterCommit) => services.eventExport.enqueue(tx, events, afterCommit));
+  bus.onCommitting((tx, events, afterCommit) => services.email.enqueueForEvents(tx, events, afterCommit));
+  // Push: a `push.message` job per new message, in the message's transaction (docs/guides/push.md).
+  bus.onCommitting((tx, events, afterCommit) => services.push.enqueueForEvents(tx, events, afterCommit));
+  // The sync event log (ADR 0008, docs/guides/search-and-sync.md). Keep it the LAST committing
+  // consumer: it locks the app's log head until commit, so whatever runs after it would run under that lock.
+  bus.onCommitting((tx, events) => services.sync.log(tx, events));
   await jobs.start(queuePolicies(config));
-  if (config.JOBS_WORKERS) await startWorkers(jobs, { db: database.db, config, logger });
+  // Email jobs skip users online on a socket: the realtime broker (created below) knows.
+  let presenceBroker: Broker | undefined;
+  const presence = {
+    isOnline: async (appId: string, userId: string) =>
+      presenceBroker
+        ? (await presenceBroker.presenceStats(presenceKey(appId, userId))).numClients > 0
+        : false,
+  };
+  // Push skips users watching the channel on a socket (any node, through the broker).
+  const watchers = {
+    watching: async (appId: string, cid: string) =>
+      presenceBroker ? new BrokerChannelWatchers(presenceBroker).watching(appId, cid) : new Set<string>(),
+  };
+  const vapid = resolveVapidKeys(config, logger);
+  services.push.client = {
+    web_push: vapid ? { vapid_public_key: vapid.publicKey } : null,
+    onesignal:
+      config.ONESIGNAL_APP_ID && config.ONESIGNAL_API_KEY ? { app_id: config.ONESIGNAL_APP_ID } : null,
+  };
+  const workers = config.JOBS_WORKERS
+    ? await startWorkers(jobs, { db: database.db, config, logger, services, presence, watchers })
+    : undefined;
   const routes: Parley['routes'] = [];
 
   const http = Fastify({
@@ -280,7 +379,19 @@ export async function buildServer(
   await http.register(messagesRoutes(services));
   await http.register(reactionsRoutes(services));
   await http.register(readsRoutes(services));
+  await http.register(pinsRoutes(services));
+  await http.register(starsRoutes(services));
+  await http.register(draftsRoutes(services));
+  await http.register(remindersRoutes(services));
+  await http.register(scheduledMessagesRoutes(services));
   await http.register(webhooksRoutes(services));
+  await http.register(emailRoutes(services));
+  await http.register(searchRoutes(services));
+  await http.register(syncRoutes(services));
+  await http.register(moderationRoutes(services));
+  await http.register(pollsRoutes(services));
+  await http.register(commandsRoutes(services));
+  await http.register(pushRoutes(services));
   await http.ready();
 
   const broker =
@@ -303,6 +414,7 @@ export async function buildServer(
   );
   await realtime.start();
   realtime.gateway.attach(http.server);
+  presenceBroker = broker;
 
   return {
     http,
@@ -318,6 +430,7 @@ export async function buildServer(
       await realtime.close();
       await http.close();
       await jobs.stop();
+      await workers?.stop();
       redis?.disconnect();
     },
   };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IsoDate } from './common.js';
+import { WebhookUrl } from './webhooks.js';
 
 export const AppLimits = z
   .object({
@@ -13,12 +14,33 @@ export const AppLimits = z
   .strict();
 export type AppLimits = z.infer<typeof AppLimits>;
 
+/**
+ * The synchronous before-message-send hook (docs/webhooks.md#before-send-hook): Parley POSTs every
+ * new message to `url` (signed like webhooks) before storing it; the answer approves, rejects or
+ * rewrites it. When no valid answer comes within `timeout_ms`, `failure_policy` decides.
+ */
+export const BeforeSendHookConfig = z
+  .object({
+    url: WebhookUrl,
+    timeout_ms: z.number().int().min(100).max(10_000).default(2000),
+    /** fail_open: send the message unchanged; fail_closed: refuse it (BEFORE_SEND_HOOK_FAILED). */
+    failure_policy: z.enum(['fail_open', 'fail_closed']).default('fail_open'),
+  })
+  .strict();
+export type BeforeSendHookConfig = z.infer<typeof BeforeSendHookConfig>;
+
 export const AppSettings = z
   .object({
     /** Allow the unsigned development token endpoint. Never in production. */
     dev_tokens: z.boolean().default(false),
     /** Full-text search language (a Postgres text search configuration). */
     search_language: z.string().min(1).max(64).default('english'),
+    /** Name of the blocklist applied to every message of the app (on send and edit); null = none. */
+    blocklist: z.string().min(1).max(64).nullable().default(null),
+    /** The before-message-send hook; null = none. */
+    before_send_hook: BeforeSendHookConfig.nullable().default(null),
+    /** Where custom slash commands without their own url are sent (docs/guides/polls-and-commands.md). */
+    commands_url: WebhookUrl.nullable().default(null),
   })
   .strict();
 export type AppSettings = z.infer<typeof AppSettings>;
@@ -27,7 +49,6 @@ export const App = z.object({
   id: z.string(),
   name: z.string(),
   api_key: z.string(),
-  webhook_url: z.string().nullable(),
   settings: AppSettings,
   limits: AppLimits,
   created_at: IsoDate,
@@ -60,7 +81,6 @@ export const AppLimitsPatch = patchOf(AppLimits);
 export const CreateAppBody = z
   .object({
     name: AppName,
-    webhook_url: z.url().max(2048).nullable().optional(),
     settings: AppSettings.partial().optional(),
     limits: AppLimits.partial().optional(),
   })
@@ -68,7 +88,6 @@ export const CreateAppBody = z
 
 export const UpdateAppBody = z
   .object({
-    webhook_url: z.url().max(2048).nullable().optional(),
     settings: AppSettingsPatch.optional(),
     limits: AppLimitsPatch.optional(),
   })

@@ -18,7 +18,16 @@ export const ChannelTypeConfig = z
     max_message_length: z.number().int().min(1).max(20_000),
     /** Default slow mode for channels of this type, in seconds (0 = off); a channel may override it. */
     slow_mode_seconds: z.number().int().min(0).max(3600),
+    /** Slash commands enabled in channels of this type (built-ins and the app's custom commands). */
     commands: z.array(z.string().min(1).max(64)).max(50),
+    /** Messages may carry polls (default true). */
+    polls: z.boolean().optional(),
+    /** Name of the app blocklist applied to messages of this type (on send and edit), besides the app-wide one. */
+    blocklist: z.string().min(1).max(64).nullable().optional(),
+    /** Send message.delivered to the channel and record delivered positions (default true). */
+    delivery_events: z.boolean().optional(),
+    /** "Read by" lists answer only in channels with at most this many members (default 100). */
+    max_receipt_members: z.number().int().min(0).max(1000).optional(),
   })
   .strict();
 export type ChannelTypeConfig = z.infer<typeof ChannelTypeConfig>;
@@ -83,6 +92,9 @@ export const Member = z.object({
   banned: z.boolean(),
   last_read_seq: z.number().int(),
   last_read_at: IsoDate.nullable(),
+  /** Delivered position (receipts; always present in server answers): at least last_read_seq once read. */
+  last_delivered_seq: z.number().int().optional(),
+  last_delivered_at: IsoDate.nullable().optional(),
   hidden: z.boolean(),
   created_at: IsoDate,
   updated_at: IsoDate,

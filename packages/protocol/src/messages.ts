@@ -1,5 +1,21 @@
 import { z } from 'zod';
 import { Cid, CustomData, IsoDate, UserId } from './common.js';
+import { Poll } from './polls.js';
+
+/**
+ * A button of an ephemeral command preview (e.g. /giphy's Send, Shuffle, Cancel). Posting
+ * `{ form_data: { [name]: value } }` to `/messages/:id/action` runs it.
+ */
+export const MessageAction = z
+  .object({
+    name: z.string().max(64),
+    text: z.string().max(200),
+    value: z.string().max(1000),
+    style: z.enum(['primary', 'default']).optional(),
+    type: z.literal('button').optional(),
+  })
+  .strict();
+export type MessageAction = z.infer<typeof MessageAction>;
 
 export const Attachment = z
   .object({
@@ -13,11 +29,14 @@ export const Attachment = z
     height: z.number().int().min(0).optional(),
     thumb_url: z.url().max(4096).optional(),
     custom: CustomData.optional(),
+    /** Buttons of an ephemeral command preview (/giphy's Send, Shuffle, Cancel; POST /messages/:id/action). */
+    actions: z.array(MessageAction).max(10).optional(),
   })
   .strict();
 export type Attachment = z.infer<typeof Attachment>;
 
-export const MessageType = z.enum(['regular', 'reply', 'system', 'deleted']);
+/** `ephemeral`: a command preview shown only to its sender (never stored in the channel; seq 0). */
+export const MessageType = z.enum(['regular', 'reply', 'system', 'deleted', 'ephemeral']);
 
 /** Longest reaction type (shortcode or emoji sequence), in characters. */
 export const REACTION_TYPE_MAX_LENGTH = 64;
@@ -111,6 +130,14 @@ export const Message = z.object({
   own_reactions: z.array(Reaction).optional(),
   /** The latest reactions, newest first, at most LATEST_REACTIONS_LIMIT. */
   latest_reactions: z.array(Reaction).optional(),
+  /** Pinned in its channel (a pin whose pin_expires_at has passed is not pinned). */
+  pinned: z.boolean().optional(),
+  pinned_at: IsoDate.nullable().optional(),
+  pinned_by: UserId.nullable().optional(),
+  pin_expires_at: IsoDate.nullable().optional(),
+  /** The poll sent with this message (see POST /polls), with its results. */
+  poll_id: z.string().nullable().optional(),
+  poll: Poll.nullable().optional(),
 });
 export type Message = z.infer<typeof Message>;
 
@@ -125,6 +152,8 @@ export const SendMessageBody = z
     parent_id: z.uuid().optional(),
     reply_to_id: z.uuid().optional(),
     show_in_channel: z.boolean().default(false),
+    /** A poll created with POST /polls by the sender, not yet sent: the message carries it. */
+    poll_id: z.uuid().optional(),
     /** Server-side calls send on behalf of this user. */
     user_id: UserId.optional(),
   })

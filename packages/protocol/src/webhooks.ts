@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { IsoDate } from './common.js';
+import { CustomData, IsoDate } from './common.js';
 import { EVENT_NAMES } from './events.js';
+import { Attachment } from './messages.js';
 
 /**
  * Which events an endpoint receives: an event name (`message.new`), every event of a group
@@ -97,3 +98,49 @@ export const WebhookDeliveriesQuery = z
     status: WebhookDeliveryStatus.optional(),
   })
   .strict();
+
+/**
+ * What the before-send hook receives (POST, signed like webhooks but with the app's api secret;
+ * docs/webhooks.md#before-send-hook): the message as the sender wrote it, not yet stored.
+ */
+export const BeforeSendHookRequest = z.object({
+  type: z.literal('message.before_send'),
+  /** A new id per request (not a message id: the message does not exist yet). */
+  id: z.string(),
+  app_id: z.string(),
+  created_at: IsoDate,
+  cid: z.string(),
+  user_id: z.string(),
+  message: z.object({
+    text: z.string(),
+    custom: CustomData,
+    attachments: z.array(Attachment),
+    mentioned_user_ids: z.array(z.string()),
+    parent_id: z.string().nullable(),
+    reply_to_id: z.string().nullable(),
+    client_msg_id: z.string().nullable(),
+  }),
+});
+export type BeforeSendHookRequest = z.infer<typeof BeforeSendHookRequest>;
+
+/**
+ * The hook's answer (JSON, HTTP 2xx): approve as is, reject with a reason shown to the sender
+ * (error MESSAGE_REJECTED), or rewrite text / custom / attachments (fields left out stay as sent).
+ */
+export const BeforeSendHookResponse = z.discriminatedUnion('action', [
+  z.object({ action: z.literal('approve') }).strict(),
+  z.object({ action: z.literal('reject'), reason: z.string().min(1).max(500) }).strict(),
+  z
+    .object({
+      action: z.literal('rewrite'),
+      message: z
+        .object({
+          text: z.string().max(20_000).optional(),
+          custom: CustomData.optional(),
+          attachments: z.array(Attachment).max(30).optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+export type BeforeSendHookResponse = z.infer<typeof BeforeSendHookResponse>;

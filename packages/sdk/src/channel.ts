@@ -1,8 +1,8 @@
-import type { Message, SendMessageBody, UpdateMessageBody } from '@parley/protocol';
+import type { Message, Reaction, SendMessageBody, Thread, UpdateMessageBody } from '@parley/protocol';
 import type { z } from 'zod';
 import type { Connection } from './realtime/connection.js';
 import type { RestClient } from './rest.js';
-import { selectMessages } from './state/selectors.js';
+import { selectMessage, selectMessages, selectReplies } from './state/selectors.js';
 import type { Store } from './state/store.js';
 import type { ChannelEntry, LocalMessage } from './state/types.js';
 
@@ -17,6 +17,12 @@ export interface ChannelHost {
   queueMessage(cid: string, body: z.input<typeof SendMessageBody>): Promise<Message>;
   retryMessage(clientMsgId: string): Promise<Message>;
   loadPage(cid: string, page: 'older' | 'newer', limit: number): Promise<Message[]>;
+  loadReplies(
+    cid: string,
+    parentId: string,
+    page: 'latest' | 'older' | 'newer',
+    limit: number,
+  ): Promise<Message[]>;
   markRead(cid: string, messageId?: string): Promise<void>;
   now(): string;
 }
@@ -99,6 +105,28 @@ export class ChannelHandle {
     return this.host.loadPage(this.cid, 'older', limit);
   }
 
+  /**
+   * Jumps to a message: loads the page around it (half before, half from it on), which replaces
+   * the loaded window; `loadOlder` / `loadNewer` go on from there. No fetch when it is loaded.
+   */
+  async loadAround(messageId: string, limit = 30): Promise<LocalMessage[]> {
+    if (this.host.store.getState().messages[this.cid]?.byId[messageId]?.status !== 'sent') {
+      const { messages } = await this.host.rest.listMessages(this.type, this.id, {
+        id_around: messageId,
+        limit,
+      });
+      this.host.store.dispatch({
+        type: 'rest/messages',
+        cid: this.cid,
+        messages,
+        page: 'around',
+        limit,
+        around: messageId,
+      });
+    }
+    return this.messages;
+  }
+
   /** Loads the page after the newest loaded message (after jumping back in history). */
   loadNewer(limit = 30): Promise<Message[]> {
     return this.host.loadPage(this.cid, 'newer', limit);
@@ -130,6 +158,140 @@ export class ChannelHandle {
     const connection = this.host.realtime();
     if (connection?.connectionState !== 'connected') return;
     void connection.rpc('typing.stop', { cid: this.cid, parent_id: this.typingParent }).catch(() => {});
+  }
+
+  // ---- threads ----
+
+  /** A thread's loaded replies, oldest first (unconfirmed ones last). */
+  replies(parentId: string): LocalMessage[] {
+    return selectReplies(this.host.store.getState(), parentId);
+  }
+
+  /** The user's thread state (unread replies, read position), once the thread list or a read loaded it. */
+  thread(parentId: string): Thread | undefined {
+    return this.host.store.getState().threads[parentId];
+  }
+
+  /**
+   * Loads a thread's replies: `latest` (the default) the newest page, `older`/`newer` the page
+   * before/after the loaded ones (cursor pagination, no gaps, no duplicates). Watch the channel to
+   * get new replies live.
+   */
+  loadReplies(
+    parentId: string,
+    opts: { page?: 'latest' | 'older' | 'newer'; limit?: number } = {},
+  ): Promise<Message[]> {
+    return this.host.loadReplies(this.cid, parentId, opts.page ?? 'latest', opts.limit ?? 30);
+  }
+
+  /** Replies in a thread: optimistic and queued like any message (it shows in the thread at once). */
+  sendReply(parentId: string, input: Omit<SendMessageInput, 'parent_id'>): Promise<Message> {
+    return this.sendMessage({ ...input, parent_id: parentId });
+  }
+
+  /** Marks the thread read (up to `messageId`, or every reply so far); its unread count drops at once. */
+  async markThreadRead(parentId: string, messageId?: string): Promise<Thread> {
+    if (!messageId)
+      this.host.store.dispatch({ type: 'local/thread.read', parent_id: parentId, at: this.host.now() });
+    const { thread } = await this.host.rest.markThreadRead(
+      parentId,
+      messageId ? { message_id: messageId } : {},
+    );
+    this.host.store.dispatch({ type: 'rest/thread', thread });
+    return thread;
+  }
+
+  // ---- polls ----
+
+  /** Votes in the poll of a message (`{ option_id }`, or `{ answer_text }` when answers are on). */
+  async castPollVote(messageId: string, pollId: string, vote: { option_id?: string; answer_text?: string }) {
+    const answer = await this.host.rest.castPollVote(messageId, pollId, { vote });
+    this.host.store.dispatch({ type: 'rest/poll', cid: this.cid, message_id: messageId, poll: answer.poll });
+    return answer;
+  }
+
+  async removePollVote(messageId: string, pollId: string, voteId: string) {
+    const answer = await this.host.rest.removePollVote(messageId, pollId, voteId);
+    this.host.store.dispatch({ type: 'rest/poll', cid: this.cid, message_id: messageId, poll: answer.poll });
+    return answer;
+  }
+
+  // ---- reactions ----
+
+  /**
+   * Adds a reaction (or sets its score): it shows at once and is undone if the server refuses it.
+   * `enforce_unique` replaces the user's other reactions on the message.
+   */
+  async sendReaction(
+    messageId: string,
+    type: string,
+    opts: { score?: number; enforce_unique?: boolean } = {},
+  ): Promise<Message> {
+    const before = this.ownReactions(messageId);
+    if (before) {
+      const now = this.host.now();
+      const previous = before.find((r) => r.type === type);
+      const reaction: Reaction = {
+        message_id: messageId,
+        user_id: this.host.userId,
+        type,
+        score: opts.score ?? 1,
+        created_at: previous?.created_at ?? now,
+        updated_at: now,
+      };
+      const own = opts.enforce_unique ? [reaction] : [reaction, ...before.filter((r) => r.type !== type)];
+      this.setOwnReactions(messageId, own);
+    }
+    return this.reactionCall(messageId, before, () =>
+      this.host.rest.sendReaction(messageId, {
+        type,
+        ...(opts.score !== undefined ? { score: opts.score } : {}),
+        ...(opts.enforce_unique !== undefined ? { enforce_unique: opts.enforce_unique } : {}),
+      }),
+    );
+  }
+
+  /** Removes the user's reaction of `type`: it goes at once and comes back if the server refuses. */
+  async deleteReaction(messageId: string, type: string): Promise<Message> {
+    const before = this.ownReactions(messageId);
+    if (before)
+      this.setOwnReactions(
+        messageId,
+        before.filter((r) => r.type !== type),
+      );
+    return this.reactionCall(messageId, before, () => this.host.rest.deleteReaction(messageId, type));
+  }
+
+  /** Adds the reaction when the user has not left it, removes it when they have. */
+  toggleReaction(messageId: string, type: string, opts: { enforce_unique?: boolean } = {}): Promise<Message> {
+    const own = this.ownReactions(messageId) ?? [];
+    return own.some((r) => r.type === type)
+      ? this.deleteReaction(messageId, type)
+      : this.sendReaction(messageId, type, opts);
+  }
+
+  private ownReactions(messageId: string): Reaction[] | undefined {
+    const message = selectMessage(this.host.store.getState(), this.cid, messageId);
+    return message ? (message.own_reactions ?? []) : undefined;
+  }
+
+  private setOwnReactions(messageId: string, own: Reaction[]) {
+    this.host.store.dispatch({ type: 'local/reactions.own', cid: this.cid, message_id: messageId, own });
+  }
+
+  private async reactionCall(
+    messageId: string,
+    before: Reaction[] | undefined,
+    call: () => Promise<{ message: Message }>,
+  ): Promise<Message> {
+    try {
+      const { message } = await call();
+      this.host.store.dispatch({ type: 'local/message.patch', message });
+      return message;
+    } catch (error) {
+      if (before) this.setOwnReactions(messageId, before);
+      throw error;
+    }
   }
 
   /** Edits a message; the edit shows at once and is undone if the server refuses it. */

@@ -13,7 +13,7 @@ import { selectMessages, selectTyping } from './state/selectors.js';
 import type { ParleyState } from './state/types.js';
 import { DexieStore } from './stores/dexie.js';
 import { MemoryStore } from './stores/memory.js';
-import type { SyncSource } from './sync.js';
+import { refetchOnly, type SyncSource } from './sync.js';
 import { eventually, TcpProxy } from './test-support/proxy.js';
 import { TokenManager } from './token.js';
 
@@ -233,7 +233,8 @@ describe('ParleyClient against a real server', () => {
     await channel('recover');
     const net = await proxy();
     const counter = countingFetch();
-    const bob = await connected('bob', { baseUrl: net.url, fetch: counter.fetch });
+    // The refetch path (the /sync path has a test of its own in client.sync.test.ts).
+    const bob = await connected('bob', { baseUrl: net.url, fetch: counter.fetch, sync: refetchOnly });
     const ch = bob.channel('messaging', 'recover');
     await ch.watch();
     const states: string[] = [];

@@ -1,17 +1,23 @@
-import type { Message, SendMessageBody, SortSpec, UserInput } from '@parley/protocol';
+import type { Message, SendMessageBody, SortSpec, Thread, UnreadMentions, UserInput } from '@parley/protocol';
 import type { z } from 'zod';
 import { ChannelHandle, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
 import { isRetryable, ParleyApiError } from './errors.js';
 import { Outbox } from './outbox.js';
-import { Connection, type ConnectionState, channelTopic, userTopic } from './realtime/connection.js';
+import {
+  Connection,
+  type ConnectionState,
+  channelTopic,
+  type SubscriptionStatus,
+  userTopic,
+} from './realtime/connection.js';
 import { RestClient } from './rest.js';
 import { Store } from './state/store.js';
 import type { ServerEvent, ServerEventName, ServerEventOf } from './state/types.js';
 import { MemoryStore } from './stores/memory.js';
 import { Persister } from './stores/persister.js';
-import type { OutboxItem, PersistentStore } from './stores/types.js';
-import { refetchOnly, type SyncSource } from './sync.js';
+import type { OutboxItem, PersistentStore, StreamPosition, TopicPosition } from './stores/types.js';
+import { restSync, type SyncSource } from './sync.js';
 import { TokenManager, type TokenOrProvider } from './token.js';
 
 export interface ParleyClientOptions {
@@ -25,7 +31,10 @@ export interface ParleyClientOptions {
   WebSocket?: unknown;
   /** Where the cache and the outbox live (default: memory). */
   store?: PersistentStore;
-  /** How to catch up when realtime recovery fails (default: refetch the channels over REST). */
+  /**
+   * How to catch up when realtime recovery fails (default: the server's POST /sync; when it
+   * answers resync_required or fails, the channels are refetched). `refetchOnly` skips /sync.
+   */
   sync?: SyncSource;
   /** Messages per page when a channel is (re)loaded. */
   messageLimit?: number;
@@ -89,7 +98,6 @@ export class ParleyClient {
   ) {
     this.options = options;
     this.persistent = options.store ?? new MemoryStore();
-    this.sync = options.sync ?? refetchOnly;
     const fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
     if (!fetchImpl) throw new Error('no fetch available: pass options.fetch');
     this.rest = new RestClient({
@@ -98,6 +106,7 @@ export class ParleyClient {
       fetch: fetchImpl,
       tokens: () => this.session?.tokens,
     });
+    this.sync = options.sync ?? restSync(this.rest);
   }
 
   get userId(): string | undefined {
@@ -175,6 +184,59 @@ export class ParleyClient {
   /** The key under which a query's list is kept in `store.getState().queries`. */
   queryKey(filter: Record<string, unknown> = {}, sort: Sort = [{ field: 'last_message_at', direction: -1 }]) {
     return queryKey(filter, sort);
+  }
+
+  /**
+   * Loads the first page of the threads the user takes part in (most recent reply first) into
+   * `store.getState().threadList` / `threads`; `loadMoreThreads` appends the next page.
+   */
+  async queryThreads(options: { cid?: string; limit?: number } = {}): Promise<Thread[]> {
+    const session = this.requireSession();
+    session.threadQuery = options;
+    const { threads, next } = await this.rest.listThreads(options);
+    this.store.dispatch({ type: 'rest/threads', threads, next, append: false });
+    return threads;
+  }
+
+  /** The next page of the thread list; resolves with [] at the end. */
+  async loadMoreThreads(): Promise<Thread[]> {
+    const session = this.requireSession();
+    const cursor = this.store.getState().threadList?.next;
+    if (!cursor) return [];
+    const { threads, next } = await this.rest.listThreads({ ...session.threadQuery, next: cursor });
+    this.store.dispatch({ type: 'rest/threads', threads, next, append: true });
+    return threads;
+  }
+
+  /**
+   * Loads the newest messages that mention the user into `store.getState().mentions` (kept current
+   * by notification.mention); `loadOlderMentions` pages back.
+   */
+  async queryMentions(
+    options: { cid?: string; limit?: number; unread_only?: boolean } = {},
+  ): Promise<Message[]> {
+    const session = this.requireSession();
+    session.mentionQuery = options;
+    const limit = options.limit ?? 25;
+    const { messages } = await this.rest.listMentions({ ...options, limit });
+    this.store.dispatch({ type: 'rest/mentions', messages, append: false, limit });
+    return messages;
+  }
+
+  async loadOlderMentions(): Promise<Message[]> {
+    const session = this.requireSession();
+    const mentions = this.store.getState().mentions;
+    const last = mentions?.messages.at(-1);
+    if (!mentions?.hasOlder || !last) return [];
+    const limit = session.mentionQuery.limit ?? 25;
+    const { messages } = await this.rest.listMentions({ ...session.mentionQuery, limit, id_lt: last.id });
+    this.store.dispatch({ type: 'rest/mentions', messages, append: true, limit });
+    return messages;
+  }
+
+  /** Unread mentions per channel (mentions after the user's read position). */
+  unreadMentions(): Promise<UnreadMentions> {
+    return this.rest.unreadMentions();
   }
 
   /** Sends a failed message again. */
@@ -268,7 +330,13 @@ class Session implements ChannelHost {
   private readonly pendingReads = new Map<string, string | undefined>();
   private readonly typingTimers = new Map<string, ReturnType<typeof setTimeout>>();
   private unsubscribeStore: (() => void) | undefined;
-  private lastEventAt: string | undefined;
+  threadQuery: { cid?: string; limit?: number } = {};
+  mentionQuery: { cid?: string; limit?: number; unread_only?: boolean } = {};
+  /** Per realtime topic: stream position and the time of the last applied event (persisted). */
+  private readonly positions = new Map<string, TopicPosition>();
+  /** Channels whose first subscribe resumed from a saved position: settles once caught up. */
+  private readonly resumed = new Map<string, Promise<void>>();
+  private catchUpBatch: { cids: Set<string>; done: Promise<void> } | undefined;
   private stopped = false;
   private requeryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -311,7 +379,8 @@ class Session implements ChannelHost {
       minReconnectDelay: options.reconnect?.minDelay,
       maxReconnectDelay: options.reconnect?.maxDelay,
       hooks: {
-        onEvent: (event) => this.receive(event),
+        onEvent: (event, topic) => this.receive(event, topic),
+        onPosition: (topic, position) => this.savePosition(topic, position),
         onState: (state, detail) => this.onState(state, detail),
         onSubscribed: (topic, status) => this.onSubscribed(topic, status),
         onUnsubscribed: (topic) => {
@@ -327,6 +396,7 @@ class Session implements ChannelHost {
     const { persistent } = this.client._internals;
     const cache = await persistent.load(this.userId);
     this.store.dispatch({ type: 'local/hydrate', cache });
+    for (const [topic, position] of Object.entries(cache.positions)) this.positions.set(topic, position);
     this.outbox.load(cache.outbox);
     for (const item of cache.outbox) this.lastNow = Math.max(this.lastNow, Date.parse(item.created_at));
     // What came from the cache is already stored: only later changes are written.
@@ -353,7 +423,7 @@ class Session implements ChannelHost {
         error ? reject(error) : resolve();
       };
     });
-    void this.connection.watch(userTopic(this.userId));
+    void this.connection.watch(userTopic(this.userId), this.savedPosition(userTopic(this.userId)));
     this.connection.connect();
     await outcome;
     this.outbox.kick();
@@ -399,7 +469,14 @@ class Session implements ChannelHost {
     this.needsLoad.add(cid);
     this.watchInFlight.add(cid);
     try {
-      await this.connection.watch(channelTopic(cid));
+      await this.connection.watch(channelTopic(cid), this.savedPosition(channelTopic(cid)));
+      // Resumed from a position saved before a reload: recovery (or /sync) caught the cache up.
+      const resumed = this.resumed.get(cid);
+      if (resumed && this.isCached(cid)) {
+        await resumed;
+        this.needsLoad.delete(cid);
+        return;
+      }
       await this.load(cid);
     } catch (error) {
       // Offline with a cache: show the cache now, load when the connection is back.
@@ -413,7 +490,10 @@ class Session implements ChannelHost {
   unwatchChannel(cid: string): void {
     this.watched.delete(cid);
     this.needsLoad.delete(cid);
+    this.resumed.delete(cid);
     this.connection.unwatch(channelTopic(cid));
+    if (this.positions.delete(channelTopic(cid)))
+      this.persister.add({ positions: { [channelTopic(cid)]: null } });
   }
 
   queueMessage(cid: string, input: z.input<typeof SendMessageBody>): Promise<Message> {
@@ -445,6 +525,30 @@ class Session implements ChannelHost {
     return messages;
   }
 
+  async loadReplies(
+    cid: string,
+    parentId: string,
+    page: 'latest' | 'older' | 'newer',
+    limit: number,
+  ): Promise<Message[]> {
+    const list = this.store.getState().replies[parentId];
+    const sent = list ? list.ids.map((id) => list.byId[id]!).filter((m) => m.status === 'sent') : [];
+    const edge = page === 'older' ? sent[0] : page === 'newer' ? sent[sent.length - 1] : undefined;
+    if (page === 'older' && list && !list.hasOlder) return [];
+    if (page === 'newer' && list && !list.hasNewer) return [];
+    const query = edge ? { [page === 'older' ? 'id_lt' : 'id_gt']: edge.id, limit } : { limit };
+    const { messages } = await this.rest.listReplies(parentId, query);
+    if (messages.some((m) => m.cid !== cid)) throw new Error(`message ${parentId} is not in ${cid}`);
+    this.store.dispatch({
+      type: 'rest/replies',
+      parent_id: parentId,
+      messages,
+      page: edge ? (page as 'older' | 'newer') : 'latest',
+      limit,
+    });
+    return messages;
+  }
+
   async markRead(cid: string, messageId?: string): Promise<void> {
     this.store.dispatch({ type: 'local/mark_read', cid, at: this.now() });
     const { type, id } = splitCid(cid);
@@ -471,7 +575,9 @@ class Session implements ChannelHost {
       for (const cid of cids) if (!this.watched.has(cid)) this.watched.set(cid, { messages: false });
       // Events between the query and the subscriptions going live would be lost: wait for the
       // subscriptions, then read the query once more to pick up anything that happened meanwhile.
-      await Promise.all(cids.map((cid) => this.connection.watch(channelTopic(cid))));
+      await Promise.all(
+        cids.map((cid) => this.connection.watch(channelTopic(cid), this.savedPosition(channelTopic(cid)))),
+      );
       if (fresh.length > 0 && this.connection.connectionState === 'connected') {
         await this.fetchQuery(key, filter, sort, options, limit, offset);
       }
@@ -548,6 +654,8 @@ class Session implements ChannelHost {
         this.held.delete(cid);
         this.loading.delete(cid);
         for (const event of held) this.apply(event);
+        const position = this.positions.get(channelTopic(cid));
+        if (position?.epoch) this.persister.add({ positions: { [channelTopic(cid)]: position } });
       }
     };
     const promise = run();
@@ -555,19 +663,93 @@ class Session implements ChannelHost {
     return promise;
   }
 
-  /** After realtime recovery failed: the sync source first, else a refetch. */
-  private async catchUp(cid: string): Promise<void> {
+  /**
+   * After realtime recovery failed: one sync for every channel that lost its history in the same
+   * reconnect (batched for a moment), else a refetch. Resolves when the channel is caught up.
+   */
+  private catchUp(cid: string): Promise<void> {
+    let batch = this.catchUpBatch;
+    if (!batch) {
+      const cids = new Set<string>();
+      const done = new Promise<void>((resolve) => setTimeout(resolve, 20)).then(() => {
+        this.catchUpBatch = undefined;
+        return this.runCatchUp([...cids]);
+      });
+      batch = { cids, done };
+      this.catchUpBatch = batch;
+    }
+    batch.cids.add(cid);
+    return batch.done;
+  }
+
+  private async runCatchUp(cids: string[]): Promise<void> {
+    if (this.stopped || cids.length === 0) return;
     const { sync } = this.client._internals;
-    if (sync !== refetchOnly && this.lastEventAt) {
+    // Sync from the oldest point any of these channels was known to be complete at.
+    const times = cids.map((cid) => this.positions.get(channelTopic(cid))?.at);
+    let refetchFrom: string | undefined;
+    if (times.every((t): t is string => t !== undefined)) {
+      const since = [...times].sort()[0]!; // ISO times: the earliest sorts first
       try {
-        const answer = await sync.sync({ since: this.lastEventAt, cids: [cid] });
+        const answer = await sync.sync({ since, cids });
         if ('events' in answer) {
-          for (const event of answer.events) this.apply(event);
+          for (const event of answer.events) this.receive(event);
+          if (answer.last_sync_at) for (const cid of cids) this.syncedAt(cid, answer.last_sync_at);
           return;
         }
-      } catch {}
+        refetchFrom = answer.last_sync_at;
+      } catch (error) {
+        // Offline again, or a server without /sync: refetching is always right.
+        if (
+          !this.stopped &&
+          !isRetryable(error) &&
+          !(error instanceof ParleyApiError && error.status === 404)
+        )
+          this.emitter.emit('error', error);
+      }
     }
+    await Promise.all(cids.map((cid) => this.refetch(cid)));
+    if (refetchFrom) for (const cid of cids) this.syncedAt(cid, refetchFrom);
+  }
+
+  /** Loads a channel again, with the replies of its open threads. */
+  private async refetch(cid: string): Promise<void> {
     await this.load(cid);
+    const limit = this.client._internals.options.messageLimit ?? 30;
+    const open = Object.entries(this.store.getState().replies).filter(([, list]) =>
+      list.ids.some((id) => list.byId[id]!.cid === cid),
+    );
+    await Promise.all(open.map(([parentId]) => this.loadReplies(cid, parentId, 'latest', limit)));
+  }
+
+  private syncedAt(cid: string, at: string) {
+    const topic = channelTopic(cid);
+    const position = this.positions.get(topic);
+    if (!position) return;
+    const next = { ...position, at };
+    this.positions.set(topic, next);
+    this.persister.add({ positions: { [topic]: next } });
+  }
+
+  /** A saved stream position to resume a topic from (only for a topic not subscribed yet). */
+  private savedPosition(topic: string): StreamPosition | undefined {
+    if (this.connection.isWatching(topic)) return undefined;
+    const saved = this.positions.get(topic);
+    return saved?.epoch ? { offset: saved.offset, epoch: saved.epoch } : undefined;
+  }
+
+  private savePosition(topic: string, position: StreamPosition) {
+    const next: TopicPosition = { ...this.positions.get(topic), ...position };
+    this.positions.set(topic, next);
+    // While its channel loads, the topic's events wait (held): so does saving the position.
+    if (!this.held.has(topic.slice('chat:channel:'.length)))
+      this.persister.add({ positions: { [topic]: next } });
+  }
+
+  /** The channel (and its messages, when watched with them) is in the store already. */
+  private isCached(cid: string): boolean {
+    const state = this.store.getState();
+    return state.channels[cid] !== undefined && (!this.watched.get(cid)?.messages || cid in state.messages);
   }
 
   private async refreshUser(): Promise<void> {
@@ -588,7 +770,7 @@ class Session implements ChannelHost {
 
   // ---- realtime ----
 
-  private onSubscribed(topic: string, status: { unrecovered: boolean; first: boolean }) {
+  private onSubscribed(topic: string, status: SubscriptionStatus) {
     const background = (p: Promise<void>) =>
       p.catch((error) => {
         if (!this.stopped) this.emitter.emit('error', error);
@@ -598,7 +780,17 @@ class Session implements ChannelHost {
       return background(this.refreshUser());
     }
     const cid = topic.slice('chat:channel:'.length);
-    if (status.unrecovered) return background(this.catchUp(cid));
+    if (status.unrecovered) {
+      const caughtUp = background(this.catchUp(cid));
+      if (status.first) this.resumed.set(cid, caughtUp);
+      return caughtUp;
+    }
+    if (status.first && status.wasRecovering && this.isCached(cid)) {
+      // Recovered from a saved position: the missed events follow this callback.
+      this.resumed.set(cid, Promise.resolve());
+      if (!this.watchInFlight.has(cid)) this.needsLoad.delete(cid);
+      return;
+    }
     if (this.needsLoad.has(cid) && !this.watchInFlight.has(cid)) return background(this.load(cid));
   }
 
@@ -606,7 +798,7 @@ class Session implements ChannelHost {
     const change: ConnectionChange = { state, previous: this.previousState, ...(detail ?? {}) };
     this.previousState = state;
     if (state === 'connected' || state === 'recovering') {
-      this.outbox.kick();
+      this.outbox.kick(true);
       for (const [cid, messageId] of this.pendingReads) void this.markRead(cid, messageId).catch(() => {});
       this.requery(true);
     }
@@ -614,8 +806,20 @@ class Session implements ChannelHost {
     this.emitter.emit(`connection.${state}`, change);
   }
 
-  private receive(event: ServerEvent) {
-    if (!this.lastEventAt || event.created_at > this.lastEventAt) this.lastEventAt = event.created_at;
+  /** Ids of the latest events applied: one that comes again (recovery, /sync overlap) is skipped. */
+  private readonly seen = new Set<string>();
+
+  private receive(event: ServerEvent, topic?: string) {
+    // By type and id: the user-channel copy of member.added keeps its id under another name.
+    const key = `${event.type} ${event.id}`;
+    if (this.seen.has(key)) return;
+    this.seen.add(key);
+    if (this.seen.size > 2000) this.seen.delete(this.seen.values().next().value!);
+    if (topic) {
+      // Noted now, persisted with the position that follows (same publication).
+      const position = this.positions.get(topic) ?? { offset: -1, epoch: '' };
+      this.positions.set(topic, { ...position, at: event.created_at });
+    }
     const cid = 'cid' in event ? event.cid : null;
     const held = cid ? this.held.get(cid) : undefined;
     if (held) held.push(event);

@@ -17,12 +17,19 @@ export { isRetryable, ParleyApiError, ParleyNetworkError } from './errors.js';
 export type { ConnectionState } from './realtime/connection.js';
 export { type In, type Out, RestClient } from './rest.js';
 export type { Action, LocalAction } from './state/actions.js';
-export { activityAt, orderIds, pendingMessage, reduce } from './state/reducer.js';
+export { activityAt, orderIds, pendingMessage, reduce, withOwnReactions } from './state/reducer.js';
 export * from './state/selectors.js';
 export { type Listener, Store } from './state/store.js';
 export * from './state/types.js';
 export { MemoryStore } from './stores/memory.js';
-export type { CacheBatch, CachedState, OutboxItem, PersistentStore } from './stores/types.js';
+export type {
+  CacheBatch,
+  CachedState,
+  OutboxItem,
+  PersistentStore,
+  StreamPosition,
+  TopicPosition,
+} from './stores/types.js';
 export { emptyCache } from './stores/types.js';
-export { refetchOnly, type SyncAnswer, type SyncSource } from './sync.js';
+export { refetchOnly, restSync, type SyncAnswer, type SyncSource } from './sync.js';
 export { type TokenOrProvider, type TokenProvider, tokenExpiry } from './token.js';

@@ -83,8 +83,9 @@ export class Outbox {
     await this.deps.persist({ delete: [clientMsgId] });
   }
 
-  /** Starts sending now (on reconnect, after adding). */
-  kick(): void {
+  /** Starts sending now (after adding; on reconnect with `fresh`, which also restarts the backoff). */
+  kick(fresh = false): void {
+    if (fresh) this.failures = 0;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     if (!this.running && !this.stopped) void this.run();

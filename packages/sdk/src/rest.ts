@@ -1,27 +1,65 @@
 import type {
   AddMembersBody,
+  BlockResponse,
+  BlocksResponse,
+  BlockUserBody,
+  CastVoteBody,
+  ChannelMuteResponse,
   ChannelResponse,
   ChannelsResponse,
   CreateChannelBody,
+  CreatePollBody,
+  DraftQuery,
+  DraftResponse,
+  DraftsResponse,
   ErrorBody,
+  FlagBody,
+  FlagResponse,
   HideChannelBody,
+  ListDraftsQuery,
+  ListMentionsQuery,
   ListMessagesQuery,
+  ListReactionsQuery,
+  ListThreadsQuery,
   MarkReadBody,
+  MarkThreadReadBody,
   MemberResponse,
   MembersResponse,
   MessageResponse,
   MessagesResponse,
+  MuteChannelBody,
+  MutesResponse,
+  MuteUserBody,
   PartialUpdateChannelBody,
+  PollOptionResponse,
+  PollResponse,
+  PollVoteResponse,
+  PutDraftBody,
   QueryChannelsBody,
   QueryUsersBody,
+  ReactionResponse,
+  ReactionsResponse,
   RemoveMembersBody,
+  SearchBody,
+  SearchResponse,
   SendMessageBody,
+  SendReactionBody,
+  SuggestPollOptionBody,
+  SyncBody,
+  SyncResponse,
+  ThreadResponse,
+  ThreadsResponse,
   TruncateChannelBody,
+  UnmuteChannelBody,
+  UnmuteUserBody,
   UnreadCounts,
+  UnreadMentions,
   UpdateChannelBody,
   UpdateMemberBody,
   UpdateMessageBody,
+  UpdatePollBody,
   UpsertUsersBody,
+  UserMuteResponse,
   UserResponse,
   UsersResponse,
 } from '@parley/protocol';
@@ -175,6 +213,66 @@ export class RestClient {
     });
   }
 
+  // ---- threads ----
+  /** A thread's replies, oldest first, with the same cursors as a channel's messages. */
+  listReplies(
+    parentId: string,
+    query: Omit<In<typeof ListMessagesQuery>, 'limit'> & { limit?: number } = {},
+  ) {
+    return this.request<Out<typeof MessagesResponse>>('GET', `/messages/${seg(parentId)}/replies`, { query });
+  }
+  /** The threads the user takes part in, most recent reply first (`next` pages on). */
+  listThreads(query: Omit<In<typeof ListThreadsQuery>, 'limit'> & { limit?: number } = {}) {
+    return this.request<Out<typeof ThreadsResponse>>('GET', '/threads', { query });
+  }
+  markThreadRead(parentId: string, body: In<typeof MarkThreadReadBody> = {}) {
+    return this.request<Out<typeof ThreadResponse>>('POST', `/threads/${seg(parentId)}/read`, { body });
+  }
+
+  // ---- mentions ----
+  /** Messages that mention the user, newest first. */
+  listMentions(
+    query: Omit<In<typeof ListMentionsQuery>, 'limit' | 'unread_only'> & {
+      limit?: number;
+      unread_only?: boolean;
+    } = {},
+  ) {
+    const { unread_only, ...rest } = query;
+    return this.request<Out<typeof MessagesResponse>>('GET', '/mentions', {
+      query: { ...rest, ...(unread_only !== undefined ? { unread_only: String(unread_only) } : {}) },
+    });
+  }
+  unreadMentions() {
+    return this.request<Out<typeof UnreadMentions>>('GET', '/mentions/unread');
+  }
+
+  // ---- reactions ----
+  sendReaction(messageId: string, body: In<typeof SendReactionBody>) {
+    return this.request<Out<typeof ReactionResponse>>('POST', `/messages/${seg(messageId)}/reactions`, {
+      body,
+    });
+  }
+  deleteReaction(messageId: string, type: string) {
+    return this.request<Out<typeof ReactionResponse>>(
+      'DELETE',
+      `/messages/${seg(messageId)}/reactions/${seg(type)}`,
+    );
+  }
+  listReactions(
+    messageId: string,
+    query: Omit<In<typeof ListReactionsQuery>, 'limit'> & { limit?: number } = {},
+  ) {
+    return this.request<Out<typeof ReactionsResponse>>('GET', `/messages/${seg(messageId)}/reactions`, {
+      query,
+    });
+  }
+
+  // ---- sync ----
+  /** The events since `last_sync_at` (or `resync_required`): catching up after lost realtime history. */
+  sync(body: In<typeof SyncBody>) {
+    return this.request<Out<typeof SyncResponse>>('POST', '/sync', { body });
+  }
+
   // ---- read state ----
   markRead(type: string, id: string, body: In<typeof MarkReadBody> = {}) {
     return this.request<UnreadCounts>('POST', `/channels/${seg(type)}/${seg(id)}/read`, { body });
@@ -184,6 +282,87 @@ export class RestClient {
   }
   unread() {
     return this.request<UnreadCounts>('GET', '/unread');
+  }
+
+  // ---- polls ----
+  createPoll(body: In<typeof CreatePollBody>) {
+    return this.request<Out<typeof PollResponse>>('POST', '/polls', { body });
+  }
+  getPoll(pollId: string) {
+    return this.request<Out<typeof PollResponse>>('GET', `/polls/${seg(pollId)}`);
+  }
+  updatePoll(pollId: string, body: In<typeof UpdatePollBody>) {
+    return this.request<Out<typeof PollResponse>>('PATCH', `/polls/${seg(pollId)}`, { body });
+  }
+  suggestPollOption(pollId: string, body: In<typeof SuggestPollOptionBody>) {
+    return this.request<Out<typeof PollOptionResponse>>('POST', `/polls/${seg(pollId)}/options`, { body });
+  }
+  castPollVote(messageId: string, pollId: string, body: In<typeof CastVoteBody>) {
+    return this.request<Out<typeof PollVoteResponse>>(
+      'POST',
+      `/messages/${seg(messageId)}/polls/${seg(pollId)}/vote`,
+      { body },
+    );
+  }
+  removePollVote(messageId: string, pollId: string, voteId: string) {
+    return this.request<Out<typeof PollVoteResponse>>(
+      'DELETE',
+      `/messages/${seg(messageId)}/polls/${seg(pollId)}/vote/${seg(voteId)}`,
+    );
+  }
+
+  // ---- search ----
+  /** Full-text search over the messages of the channels the user can read (`next` pages on). */
+  search(body: In<typeof SearchBody>) {
+    return this.request<Out<typeof SearchResponse>>('POST', '/search', { body });
+  }
+
+  // ---- drafts ----
+  getDraft(type: string, id: string, query: In<typeof DraftQuery> = {}) {
+    return this.request<Out<typeof DraftResponse>>('GET', `/channels/${seg(type)}/${seg(id)}/draft`, {
+      query,
+    });
+  }
+  saveDraft(type: string, id: string, body: In<typeof PutDraftBody>) {
+    return this.request<Out<typeof DraftResponse>>('PUT', `/channels/${seg(type)}/${seg(id)}/draft`, {
+      body,
+    });
+  }
+  deleteDraft(type: string, id: string, query: In<typeof DraftQuery> = {}) {
+    return this.request<{ ok: true }>('DELETE', `/channels/${seg(type)}/${seg(id)}/draft`, { query });
+  }
+  listDrafts(query: Omit<In<typeof ListDraftsQuery>, 'limit'> & { limit?: number } = {}) {
+    return this.request<Out<typeof DraftsResponse>>('GET', '/drafts', { query });
+  }
+
+  // ---- mute, block, flag ----
+  listMutes() {
+    return this.request<Out<typeof MutesResponse>>('GET', '/moderation/mutes');
+  }
+  muteUser(body: In<typeof MuteUserBody>) {
+    return this.request<Out<typeof UserMuteResponse>>('POST', '/moderation/mute-user', { body });
+  }
+  unmuteUser(body: In<typeof UnmuteUserBody>) {
+    return this.request<{ ok: true }>('POST', '/moderation/unmute-user', { body });
+  }
+  muteChannel(body: In<typeof MuteChannelBody>) {
+    return this.request<Out<typeof ChannelMuteResponse>>('POST', '/moderation/mute-channel', { body });
+  }
+  unmuteChannel(body: In<typeof UnmuteChannelBody>) {
+    return this.request<{ ok: true }>('POST', '/moderation/unmute-channel', { body });
+  }
+  listBlocks() {
+    return this.request<Out<typeof BlocksResponse>>('GET', '/moderation/blocks');
+  }
+  blockUser(body: In<typeof BlockUserBody>) {
+    return this.request<Out<typeof BlockResponse>>('POST', '/moderation/block', { body });
+  }
+  unblockUser(body: In<typeof BlockUserBody>) {
+    return this.request<{ ok: true }>('POST', '/moderation/unblock', { body });
+  }
+  /** Flags a message (`message_id`) or a user (`target_id`) for the moderators. */
+  flag(body: In<typeof FlagBody>) {
+    return this.request<Out<typeof FlagResponse>>('POST', '/moderation/flag', { body });
   }
 
   // ---- users ----

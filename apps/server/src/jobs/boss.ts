@@ -94,6 +94,11 @@ export interface QueuePolicy {
   retryDelaySeconds: number;
   /** A job running longer than this (e.g. its worker died) is failed by maintenance and retried. */
   expireInSeconds: number;
+  /**
+   * pg-boss queue policy. `short`: at most one *waiting* job per singleton key (a job sent with the
+   * key of a job still waiting is dropped): debouncing, e.g. one push bundle per user.
+   */
+  policy?: 'standard' | 'short';
 }
 
 export interface JobRun<N extends JobName> {
@@ -110,6 +115,12 @@ export interface SendOptions {
   id?: string;
   /** Derives the job id from a key: the same key (per job name) is enqueued once. */
   idempotencyKey?: string;
+  /** Run no earlier than this many seconds from now (delayed jobs: emails after a delay, ...). */
+  startAfterSeconds?: number;
+  /** Run no earlier than this time (reminders, scheduled messages); wins over startAfterSeconds. */
+  startAfter?: Date;
+  /** With a `short` queue: dropped if a job with this key is still waiting (debounce). */
+  singletonKey?: string;
 }
 
 /** A stable UUID (version 8, name-based) for an idempotency key. */
@@ -198,6 +209,7 @@ export class JobSystem {
         retryBackoff: true,
         expireInSeconds: policy.expireInSeconds,
         deadLetter: dead,
+        ...(policy.policy ? { policy: policy.policy } : {}),
       };
       await this.boss.createQueue(name, options);
       // createQueue keeps an existing queue as it was: apply changed settings.
@@ -228,6 +240,9 @@ export class JobSystem {
           : job.idempotencyKey
             ? { id: idempotentJobId(name, job.idempotencyKey) }
             : {}),
+        ...(job.startAfterSeconds ? { startAfter: new Date(Date.now() + job.startAfterSeconds * 1000) } : {}),
+        ...(job.startAfter ? { startAfter: job.startAfter } : {}),
+        ...(job.singletonKey ? { singletonKey: job.singletonKey } : {}),
       })),
       { db: executorAdapter(executor) as unknown as PgBoss.Db },
     );

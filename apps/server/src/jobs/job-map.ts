@@ -10,6 +10,45 @@ import { z } from 'zod';
 export const JobMap = {
   /** Send one webhook delivery (an event × an endpoint): POST, record the attempt, retry on failure. */
   'webhook.deliver': z.object({ app_id: z.string(), delivery_id: z.uuid() }),
+  /**
+   * A reminder's time has come: notify its user. `remind_at` is the time the job was set for: a
+   * reminder moved or cancelled since makes this job a no-op (the moved one has its own job).
+   */
+  'reminder.due': z.object({
+    app_id: z.string(),
+    user_id: z.string(),
+    message_id: z.uuid(),
+    remind_at: z.string(),
+  }),
+  /** Send a scheduled message through the normal send path; a no-op if it was changed or cancelled since. */
+  'scheduled_message.send': z.object({ app_id: z.string(), id: z.uuid(), send_at: z.string() }),
+  /** Apply the push rules to one new message's recipients; queue a (bundled) push for each who passes. */
+  'push.message': z.object({ app_id: z.string(), message_id: z.uuid() }),
+  /** Send one user's waiting pushes as one bundle (debounced per user; also runs when do-not-disturb ends). */
+  'push.flush': z.object({ app_id: z.string(), user_id: z.string() }),
+  /** Delete delivery-log rows older than WEBHOOK_LOG_RETENTION_DAYS (enqueued once per day). */
+  'webhook.prune': z.object({ day: z.string() }),
+  /**
+   * Publish one transaction's events to a broker (RabbitMQ or NATS; one job per target). The
+   * events travel in the job: they are not rows anywhere else. Each keeps its id for dedup.
+   */
+  'events.export': z.object({
+    target: z.enum(['amqp', 'nats']),
+    events: z.array(z.looseObject({ id: z.string(), type: z.string(), app_id: z.string() })).min(1),
+  }),
+  /** A mention email, delayed; sent only if the mention is still unread and the user offline. */
+  'email.mention': z.object({ app_id: z.string(), user_id: z.string(), message_id: z.uuid() }),
+  /** A digest of a user's unread messages, one per user and digest window, delayed. */
+  'email.digest': z.object({ app_id: z.string(), user_id: z.string(), window: z.string() }),
+  /** An invitation email (accounts flow). */
+  'email.invite': z.object({
+    app_id: z.string(),
+    key: z.string(),
+    to: z.email(),
+    inviter_name: z.string().nullable(),
+    link: z.url(),
+    note: z.string().max(2000).nullable(),
+  }),
 } as const;
 
 export type JobName = keyof typeof JobMap;

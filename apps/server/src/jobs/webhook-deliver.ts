@@ -3,11 +3,12 @@ import { signWebhook, WEBHOOK_HEADERS } from '../domains/webhooks/webhooks.signi
 import type { Config } from '../platform/config.js';
 import type { Db } from '../platform/db.js';
 import type { Logger } from '../platform/logger.js';
+import { outboundRequest } from '../platform/outbound.js';
 import type { JobRun, QueuePolicy } from './boss.js';
 
 type WebhookConfig = Pick<
   Config,
-  'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_RETRY_LIMIT' | 'WEBHOOK_RETRY_DELAY_SECONDS'
+  'WEBHOOK_TIMEOUT_MS' | 'WEBHOOK_RETRY_LIMIT' | 'WEBHOOK_RETRY_DELAY_SECONDS' | 'OUTBOUND_ALLOW_PRIVATE'
 >;
 
 /** Retries with backoff; a job still running a few seconds past the request timeout is stuck (its worker died). */
@@ -54,11 +55,12 @@ export function webhookDeliverHandler(deps: { db: Db; config: WebhookConfig; log
     let status: number | null = null;
     let error: string | null = null;
     try {
-      const response = await fetch(endpoint.url, {
-        method: 'POST',
+      const response = await outboundRequest({
+        url: endpoint.url,
         body,
-        redirect: 'manual',
-        signal: AbortSignal.timeout(config.WEBHOOK_TIMEOUT_MS),
+        timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+        allowPrivate: config.OUTBOUND_ALLOW_PRIVATE,
+        maxBodyChars: ERROR_BODY_CHARS,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Parley-Webhooks/1',
@@ -71,10 +73,7 @@ export function webhookDeliverHandler(deps: { db: Db; config: WebhookConfig; log
       });
       status = response.status;
       if (response.status < 200 || response.status >= 300) {
-        const text = await readSome(response, ERROR_BODY_CHARS);
-        error = `HTTP ${response.status}${text ? `: ${text}` : ''}`;
-      } else {
-        await response.body?.cancel();
+        error = `HTTP ${response.status}${response.body ? `: ${response.body}` : ''}`;
       }
     } catch (err) {
       error =
@@ -92,24 +91,6 @@ export function webhookDeliverHandler(deps: { db: Db; config: WebhookConfig; log
     });
     if (error !== null) throw new Error(`webhook delivery ${deliveryId} to ${endpoint.url} failed: ${error}`);
   };
-}
-
-async function readSome(response: Response, chars: number): Promise<string> {
-  try {
-    const reader = response.body?.getReader();
-    if (!reader) return '';
-    const decoder = new TextDecoder();
-    let text = '';
-    while (text.length < chars) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      text += decoder.decode(value, { stream: true });
-    }
-    await reader.cancel();
-    return text.slice(0, chars);
-  } catch {
-    return '';
-  }
 }
 
 function describe(err: unknown): string {

@@ -33,6 +33,22 @@ describe('loadConfig', () => {
       WEBHOOK_TIMEOUT_MS: 10_000,
       WEBHOOK_RETRY_LIMIT: 8,
       WEBHOOK_RETRY_DELAY_SECONDS: 10,
+      WEBHOOK_LOG_RETENTION_DAYS: 30,
+      OUTBOUND_ALLOW_PRIVATE: false,
+      AMQP_EXCHANGE: 'parley.events',
+      NATS_SUBJECT_PREFIX: 'parley',
+      EVENT_EXPORT_RETRY_LIMIT: 20,
+      EMAIL_FROM: 'Parley <no-reply@localhost>',
+      EMAIL_MENTION_DELAY_SECONDS: 600,
+      EMAIL_DIGEST_DELAY_SECONDS: 3600,
+      VAPID_SUBJECT: 'mailto:push@parley.localhost',
+      ONESIGNAL_BASE_URL: 'https://api.onesignal.com',
+      PUSH_BUNDLE_WINDOW_MS: 5000,
+      PUSH_TIMEOUT_MS: 10_000,
+      PUSH_RETRY_LIMIT: 5,
+      GIPHY_BASE_URL: 'https://api.giphy.com',
+      GIPHY_RATING: 'g',
+      COMMAND_TIMEOUT_MS: 5000,
     });
   });
 
@@ -143,5 +159,23 @@ describe('loadConfig', () => {
     const admin = configError({ PARLEY_ADMIN_TOKEN: 'short-secret' });
     expect(admin.problems[0]).toMatch(/^PARLEY_ADMIN_TOKEN: must be at least 16 characters/);
     expect(admin.message).not.toContain('short-secret');
+  });
+
+  it('validates the export, email and outbound variables (passwords masked)', () => {
+    const config = loadConfig({
+      AMQP_URL: 'amqp://guest:guest@127.0.0.1:5672',
+      NATS_URL: 'nats://127.0.0.1:4222',
+      SMTP_URL: 'smtps://mailer:pw@smtp.example.com:465',
+      OUTBOUND_ALLOW_PRIVATE: 'true',
+      EMAIL_MENTION_DELAY_SECONDS: '0',
+    });
+    expect(config).toMatchObject({ OUTBOUND_ALLOW_PRIVATE: true, EMAIL_MENTION_DELAY_SECONDS: 0 });
+    const smtp = configError({ SMTP_URL: 'http://mailer:t0psecret@smtp.example.com' });
+    expect(smtp.problems[0]).toMatch(/^SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL/);
+    expect(smtp.message).not.toContain('t0psecret');
+    const amqp = configError({ AMQP_URL: 'redis://u:hidden@mq' });
+    expect(amqp.message).not.toContain('hidden');
+    expect(configError({ NATS_SUBJECT_PREFIX: 'a..b' }).problems[0]).toMatch(/^NATS_SUBJECT_PREFIX/);
+    expect(configError({ OUTBOUND_ALLOW_PRIVATE: 'yes' }).problems[0]).toMatch(/^OUTBOUND_ALLOW_PRIVATE/);
   });
 });

@@ -59,6 +59,86 @@ const ConfigSchema = z.object({
   WEBHOOK_RETRY_LIMIT: Int(0, 50).default(8),
   /** Base delay before the first retry; doubles with every retry, with random jitter. */
   WEBHOOK_RETRY_DELAY_SECONDS: Int(1, 3600).default(10),
+  /** Delivery-log rows older than this many days are deleted by the daily `webhook.prune` job. */
+  WEBHOOK_LOG_RETENTION_DAYS: Int(1, 3650).default(30),
+  /**
+   * Outbound requests to app-chosen URLs (webhooks, the before-send hook, commands) are refused when
+   * the host resolves to a private, loopback or link-local address (SSRF guard), unless this is
+   * true. Off by default: a tenant must not reach the server's own network. Tests and dev set it.
+   */
+  OUTBOUND_ALLOW_PRIVATE: Bool.default(false),
+  /** Set → domain events are also published to this RabbitMQ (topic exchange AMQP_EXCHANGE). */
+  AMQP_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// URL')
+    .optional(),
+  /** The topic exchange events go to; routing key `<app id>.<event type>`. */
+  AMQP_EXCHANGE: z.string().min(1).max(255).default('parley.events'),
+  /** Set → domain events are also published to this NATS server, subject `<prefix>.<app id>.<event type>`. */
+  NATS_URL: z
+    .string()
+    .regex(/^(nats|tls|wss?):\/\//, 'must be a nats:// URL')
+    .optional(),
+  NATS_SUBJECT_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/)
+    .default('parley'),
+  /** Retries of a failed event export (broker down) before it goes to the dead-letter queue. */
+  EVENT_EXPORT_RETRY_LIMIT: Int(0, 100).default(20),
+  /** Web Push (VAPID) keys, base64url, as printed by `npx web-push generate-vapid-keys`. Unset → in
+   * development a key pair is generated once and kept in PARLEY_DATA_DIR/vapid.json; in production
+   * Web Push is off. */
+  VAPID_PUBLIC_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{87}$/, 'must be a base64url P-256 public key (87 characters)')
+    .optional(),
+  VAPID_PRIVATE_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'must be a base64url P-256 private key (43 characters)')
+    .optional(),
+  /** Contact of the push sender for push services: a mailto: or https: URL. */
+  VAPID_SUBJECT: z
+    .string()
+    .regex(/^(mailto:|https:\/\/)/, 'must be a mailto: or https:// URL')
+    .default('mailto:push@parley.localhost'),
+  /** OneSignal REST API base URL (a stand-in speaking the same contract in tests). */
+  ONESIGNAL_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\//, 'must be an http(s):// URL')
+    .default('https://api.onesignal.com'),
+  /** Set both → pushes to OneSignal subscriptions go through this OneSignal app. */
+  ONESIGNAL_APP_ID: z.string().min(1).max(64).optional(),
+  ONESIGNAL_API_KEY: z.string().min(1).max(512).optional(),
+  /** Messages to one user within this window become one push ("5 new messages from 2 chats"). */
+  PUSH_BUNDLE_WINDOW_MS: Int(0, 600_000).default(5000),
+  /** Time limit of one request to a push service. */
+  PUSH_TIMEOUT_MS: Int(100, 60_000).default(10_000),
+  /** Retries of a failed push job before it goes to the dead-letter queue. */
+  PUSH_RETRY_LIMIT: Int(0, 50).default(5),
+  /** Set → email (offline mentions, digests, invites) is sent through this SMTP server (smtp:// or smtps://). */
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL')
+    .optional(),
+  /** The From address of every email. */
+  EMAIL_FROM: z.string().min(3).max(320).default('Parley <no-reply@localhost>'),
+  /** How long after a mention the mention email is sent (only if still unread and the user is offline). */
+  EMAIL_MENTION_DELAY_SECONDS: Int(0, 7 * 24 * 3600).default(600),
+  /** How long after the first unread message the digest of unread messages is sent. */
+  EMAIL_DIGEST_DELAY_SECONDS: Int(0, 7 * 24 * 3600).default(3600),
+  /** Base URL of the GIPHY API (or a compatible stand-in) used by the /giphy command. */
+  GIPHY_BASE_URL: z
+    .string()
+    .regex(/^https?:\/\//, 'must be an http(s):// URL')
+    .default('https://api.giphy.com'),
+  /** GIPHY API key; unset → /giphy answers GIPHY_NOT_CONFIGURED. */
+  GIPHY_API_KEY: z.string().min(1).optional(),
+  /** GIPHY content rating of /giphy results (g, pg, pg-13, r). */
+  GIPHY_RATING: z.enum(['g', 'pg', 'pg-13', 'r']).default('g'),
+  /** Time limit of one custom slash command request (and of one GIPHY search). */
+  COMMAND_TIMEOUT_MS: Int(100, 30_000).default(5000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -70,7 +150,12 @@ export class ConfigError extends Error {
 }
 
 /** Variables whose value must never reach a log, even when it is wrong. */
-const SECRET_VARIABLES = new Set(['PARLEY_ADMIN_TOKEN']);
+const SECRET_VARIABLES = new Set([
+  'PARLEY_ADMIN_TOKEN',
+  'GIPHY_API_KEY',
+  'VAPID_PRIVATE_KEY',
+  'ONESIGNAL_API_KEY',
+]);
 
 /** How a bad value is shown in an error: secrets hidden, passwords in URLs masked. */
 function shown(name: string, value: string | undefined): string {

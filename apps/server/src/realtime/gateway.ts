@@ -108,6 +108,9 @@ export interface GatewayAuthorizer {
   rpc(session: SessionView, method: string, data: unknown): Promise<unknown>;
   onConnected?(session: SessionView): void;
   onDisconnected?(session: SessionView): void;
+  /** A subscription is live (after its reply); its end calls onUnsubscribed. */
+  onSubscribed?(session: SessionView, channel: string): void;
+  onUnsubscribed?(session: SessionView, channel: string): void;
 }
 
 export interface GatewayMetrics {
@@ -543,6 +546,7 @@ export class Gateway {
       await this.broker.addPresence(key, session.id, sub.info);
       await this.broker.publishJoin(key, sub.info);
     }
+    if (session.subs.get(channel) === sub) this.authorizer.onSubscribed?.(session, channel);
     return REPLIED;
   }
 
@@ -603,6 +607,7 @@ export class Gateway {
     if (session.subs.get(sub.channel) !== sub) return;
     session.subs.delete(sub.channel);
     this.metrics.subscriptions.dec();
+    if (sub.pending === null) this.authorizer.onUnsubscribed?.(session, sub.channel);
     const local = this.hub.get(key);
     local?.delete(sub);
     if (local && local.size === 0) {

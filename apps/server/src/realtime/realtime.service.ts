@@ -1,5 +1,6 @@
 import { Cid, MarkReadBody, type ParleyEvent } from '@parley/protocol';
 import { decodeJwt } from 'jose';
+import { moderationRepository } from '../domains/moderation/moderation.repository.js';
 import { usersRepository } from '../domains/users/users.repository.js';
 import { isBanned } from '../domains/users/users.service.js';
 import type { RequestContext } from '../platform/context.js';
@@ -21,6 +22,7 @@ import {
   type SubscribeGrant,
 } from './gateway.js';
 import { type Disconnect, DisconnectCode, ErrorCode, UnsubscribeCode } from './protocol.js';
+import { BrokerChannelWatchers } from './watchers.js';
 
 /** Realtime channel names: one per chat channel, one private per user. */
 export const channelTopic = (cid: string) => `chat:channel:${cid}`;
@@ -49,6 +51,10 @@ export class RealtimeService {
   private readonly typing = new Map<string, { lastStart: number; timer: NodeJS.Timeout }>();
   private presenceTimer: NodeJS.Timeout | undefined;
   private unsubscribeBus: (() => void) | undefined;
+  /** Who watches which chat channel (push skips them); see watchers.ts. */
+  readonly watchers: BrokerChannelWatchers;
+  /** Watch entries are added and removed in order per session and channel. */
+  private readonly watchQueue = new Map<string, Promise<void>>();
 
   constructor(
     private readonly db: Db,
@@ -70,12 +76,15 @@ export class RealtimeService {
           void this.onConnected(session).catch((err) => this.logger.warn({ err }, 'presence failed')),
         onDisconnected: (session) =>
           void this.onDisconnected(session).catch((err) => this.logger.warn({ err }, 'presence failed')),
+        onSubscribed: (session, channel) => this.watch(session, channel, true),
+        onUnsubscribed: (session, channel) => this.watch(session, channel, false),
       },
       metrics,
       logger,
       options,
     );
     this.gateway.codecs.protobuf = protobufCodec;
+    this.watchers = new BrokerChannelWatchers(broker);
   }
 
   async start() {
@@ -159,8 +168,11 @@ export class RealtimeService {
     }
     try {
       const access = await this.services.channels.access(this.db, ctx, cid, 'read', session.userId);
-      if (access.membership?.banned)
-        throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'banned from this channel');
+      // A channel ban also keeps a non-member out of a public channel's live feed.
+      const banned =
+        access.membership?.banned ??
+        (await moderationRepository.activeBan(this.db, ctx.app.id, session.userId, cid)) !== undefined;
+      if (banned) throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'banned from this channel');
       const user = ctx.actor.kind === 'user' ? ctx.actor.user : undefined;
       return { presence: access.config.connect_events && !user?.invisible };
     } catch (error) {
@@ -335,7 +347,34 @@ export class RealtimeService {
     if (!invisible && stats.numClients === local.length) await this.announcePresence(appId, userId, true);
   }
 
+  /** Tracks a session's chat-channel subscriptions in the watchers set (for push). */
+  private watch(session: SessionView, channel: string, on: boolean) {
+    if (!channel.startsWith('chat:channel:')) return;
+    const cid = channel.slice('chat:channel:'.length);
+    const key = `${session.id}/${channel}`;
+    const previous = this.watchQueue.get(key) ?? Promise.resolve();
+    const next = previous
+      .then(() =>
+        on
+          ? this.watchers.add(session.appId, cid, session.id, session.userId)
+          : this.watchers.remove(session.appId, cid, session.id),
+      )
+      .catch((err) => this.logger.warn({ err }, 'channel watchers update failed'))
+      .finally(() => {
+        if (this.watchQueue.get(key) === next) this.watchQueue.delete(key);
+      });
+    this.watchQueue.set(key, next);
+  }
+
   private async refreshUserPresence() {
+    for (const [, { view }] of this.sessions) {
+      for (const channel of view.channels) {
+        if (!channel.startsWith('chat:channel:')) continue;
+        await this.watchers
+          .add(view.appId, channel.slice('chat:channel:'.length), view.id, view.userId)
+          .catch(() => {});
+      }
+    }
     for (const [sessionId, { view }] of this.sessions) {
       if (this.invisible.get(`${view.appId}/${view.userId}`)) continue;
       await this.broker
@@ -361,6 +400,21 @@ export class RealtimeService {
       this.gateway.publish(appId, channelTopic(cid), data);
     const toUser = (userId: string, data: unknown = event) =>
       this.gateway.publish(appId, userTopic(userId), data);
+    // A shadowed message (shadow-banned author) and reactions on it reach its author alone, without
+    // the marker.
+    if (
+      (event.type === 'message.new' ||
+        event.type === 'message.updated' ||
+        event.type === 'message.deleted' ||
+        event.type === 'reaction.new' ||
+        event.type === 'reaction.updated' ||
+        event.type === 'reaction.deleted') &&
+      event.shadowed
+    ) {
+      const { shadowed: _shadowed, ...visible } = event;
+      await toUser(event.message.user_id, visible);
+      return;
+    }
     switch (event.type) {
       case 'message.new':
         await toChannel(event.cid);
@@ -373,6 +427,11 @@ export class RealtimeService {
       case 'reaction.deleted':
       case 'channel.updated':
       case 'channel.truncated':
+      case 'poll.updated':
+      case 'poll.closed':
+      case 'poll.vote_casted':
+      case 'poll.vote_changed':
+      case 'poll.vote_removed':
         return void (await toChannel(event.cid));
       case 'channel.deleted':
         await toChannel(event.cid);
@@ -400,7 +459,21 @@ export class RealtimeService {
       case 'notification.mark_read':
       case 'notification.mention':
       case 'notification.thread_read':
+      case 'notification.mark_unread':
+      case 'notification.message_starred':
+      case 'notification.reminder_due':
+      case 'draft.updated':
+      case 'draft.deleted':
+      case 'reminder.updated':
+      case 'reminder.deleted':
+      case 'scheduled_message.updated':
+      case 'scheduled_message.deleted':
         return void (await toUser(event.user_id));
+      case 'message.delivered': {
+        const config = await this.services.channelTypes.config(this.db, appId, event.cid.split(':')[0]!);
+        if (config.delivery_events !== false) await toChannel(event.cid);
+        return;
+      }
       case 'message.read': {
         const config = await this.services.channelTypes.config(this.db, appId, event.cid.split(':')[0]!);
         if (config.read_events) await toChannel(event.cid);
@@ -410,6 +483,22 @@ export class RealtimeService {
         return this.onUserUpdated(appId, event.user.id, event.user.invisible);
       case 'user.banned':
         return this.controlDisconnect(appId, event.user.id, DisconnectCode.BANNED);
+      case 'notification.user_muted':
+      case 'notification.user_unmuted':
+      case 'notification.channel_muted':
+      case 'notification.channel_unmuted':
+      case 'notification.user_blocked':
+      case 'notification.user_unblocked':
+        return void (await toUser(event.user_id));
+      case 'member.banned':
+        await toChannel(event.cid);
+        await toUser(event.user_id);
+        await this.controlUnsubscribe(appId, event.user_id, event.cid, 'banned from channel');
+        return;
+      case 'member.unbanned':
+        await toChannel(event.cid);
+        await toUser(event.user_id);
+        return;
       case 'user.deleted':
         return this.controlDisconnect(appId, event.user.id, DisconnectCode.USER_DELETED);
       case 'user.tokens_revoked':
@@ -461,7 +550,8 @@ export class RealtimeService {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-const presenceKey = (appId: string, userId: string) => `${appId}/__user:${userId}`;
+/** The broker presence channel of a user (online = at least one client in it). */
+export const presenceKey = (appId: string, userId: string) => `${appId}/__user:${userId}`;
 
 /** Domain errors become protocol errors: 103 for permissions, 102 for unknown things, else the HTTP status. */
 function toGatewayError(error: unknown): unknown {

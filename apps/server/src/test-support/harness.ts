@@ -114,6 +114,8 @@ export async function createTestServer(
     PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
     PARLEY_SEED_DEMO: 'false',
     RATE_LIMITS_ENABLED: 'false',
+    // Local receivers (webhooks, hooks) listen on 127.0.0.1: tests allow private outbound targets.
+    OUTBOUND_ALLOW_PRIVATE: 'true',
     ...(pgDb ? { DATABASE_URL: pgDb.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     ...overrides,

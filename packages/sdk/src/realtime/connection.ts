@@ -1,5 +1,6 @@
 import { Centrifuge, type SubscribedContext, type Subscription } from 'centrifuge';
 import type { ServerEvent } from '../state/types.js';
+import type { StreamPosition } from '../stores/types.js';
 import type { TokenManager } from '../token.js';
 
 /**
@@ -16,8 +17,10 @@ export const userTopic = (userId: string) => `chat:user:${userId}`;
 export interface SubscriptionStatus {
   /** The subscription came back after a reconnect without its missed publications. */
   unrecovered: boolean;
-  /** First time subscribed since watch() (no position yet). */
+  /** First time subscribed since watch(). */
   first: boolean;
+  /** The subscribe resumed from a position (a reconnect, or a position persisted before a reload). */
+  wasRecovering: boolean;
 }
 
 export interface ConnectionHooks {
@@ -30,6 +33,8 @@ export interface ConnectionHooks {
   onSubscribed(topic: string, status: SubscriptionStatus): Promise<void> | void;
   /** The server ended a subscription (not allowed, removed from the channel). */
   onUnsubscribed(topic: string, code: number, reason: string): void;
+  /** The subscription's stream position moved (called after onEvent for the same publication). */
+  onPosition?(topic: string, position: StreamPosition): void;
 }
 
 export interface ConnectionOptions {
@@ -54,6 +59,7 @@ export class Connection {
   /** Topics still to come back (and catch up) before a reconnect counts as `connected`. */
   private catchingUp = new Set<string>();
   private readonly firstSubscribe = new Set<string>();
+  private readonly positions = new Map<string, StreamPosition>();
 
   /** The token the realtime client last used (the REST layer may have a newer one). */
   private token = '';
@@ -104,16 +110,25 @@ export class Connection {
 
   /**
    * Subscribes to a topic (idempotent). Resolves when the subscription is live, or at once when
-   * the client is not connected (it subscribes as soon as it is).
+   * the client is not connected (it subscribes as soon as it is). With `since` (a position saved
+   * before a reload), the first subscribe recovers what was published after it.
    */
-  watch(topic: string): Promise<void> {
+  watch(topic: string, since?: StreamPosition): Promise<void> {
     const existing = this.centrifuge.getSubscription(topic);
     if (existing) return existing.state === 'subscribed' ? Promise.resolve() : this.whenLive(existing);
-    const sub = this.centrifuge.newSubscription(topic, { positioned: true, recoverable: true });
+    const sub = this.centrifuge.newSubscription(topic, {
+      positioned: true,
+      recoverable: true,
+      ...(since ? { since } : {}),
+    });
     this.firstSubscribe.add(topic);
+    if (since) this.positions.set(topic, since);
     sub.on('publication', (ctx) => {
       const data = ctx.data as ServerEvent | undefined;
       if (data && typeof data.type === 'string') this.options.hooks.onEvent(data, topic);
+      const known = this.positions.get(topic);
+      if (ctx.offset !== undefined && known)
+        this.setPosition(topic, { offset: ctx.offset, epoch: known.epoch });
     });
     sub.on('subscribed', (ctx) => this.subscribed(topic, ctx));
     sub.on('unsubscribed', (ctx) => {
@@ -131,6 +146,7 @@ export class Connection {
     sub.unsubscribe();
     this.centrifuge.removeSubscription(sub);
     this.firstSubscribe.delete(topic);
+    this.positions.delete(topic);
     this.done(topic);
   }
 
@@ -160,7 +176,12 @@ export class Connection {
 
   private subscribed(topic: string, ctx: SubscribedContext) {
     const first = this.firstSubscribe.delete(topic);
-    const status = { unrecovered: ctx.wasRecovering && !ctx.recovered, first };
+    const status = {
+      unrecovered: ctx.wasRecovering && !ctx.recovered,
+      first,
+      wasRecovering: ctx.wasRecovering,
+    };
+    if (ctx.streamPosition) this.setPosition(topic, ctx.streamPosition);
     let result: Promise<void> | void;
     try {
       result = this.options.hooks.onSubscribed(topic, status);
@@ -169,6 +190,13 @@ export class Connection {
     }
     if (result) void result.catch(() => {}).finally(() => this.done(topic));
     else this.done(topic);
+  }
+
+  private setPosition(topic: string, position: StreamPosition) {
+    const known = this.positions.get(topic);
+    if (known && known.offset === position.offset && known.epoch === position.epoch) return;
+    this.positions.set(topic, { offset: position.offset, epoch: position.epoch });
+    this.options.hooks.onPosition?.(topic, { offset: position.offset, epoch: position.epoch });
   }
 
   private done(topic: string) {

@@ -1,4 +1,13 @@
-import type { ChannelState, Message, SortSpec, UnreadCounts, User } from '@parley/protocol';
+import type {
+  ChannelState,
+  Message,
+  Poll,
+  Reaction,
+  SortSpec,
+  Thread,
+  UnreadCounts,
+  User,
+} from '@parley/protocol';
 import type { z } from 'zod';
 import type { CachedState } from '../stores/types.js';
 import type { LocalMessage, ServerEvent } from './types.js';
@@ -20,11 +29,38 @@ export type LocalAction =
       type: 'rest/messages';
       cid: string;
       messages: Message[];
-      /** `latest`: the newest page; `older`/`newer`: the page before/after the loaded window. */
+      /**
+       * `latest`: the newest page; `older`/`newer`: the page before/after the loaded window;
+       * `around`: a jump (the page around `around`, which replaces the window).
+       */
+      page: 'latest' | 'older' | 'newer' | 'around';
+      limit: number;
+      around?: string;
+    }
+  | { type: 'rest/message'; message: Message }
+  /** A page of a thread's replies (GET /messages/{id}/replies), same paging as `rest/messages`. */
+  | {
+      type: 'rest/replies';
+      parent_id: string;
+      messages: Message[];
       page: 'latest' | 'older' | 'newer';
       limit: number;
     }
-  | { type: 'rest/message'; message: Message }
+  /** A page of the thread list (GET /threads); `append` for the pages after the first. */
+  | { type: 'rest/threads'; threads: Thread[]; next: string | null; append: boolean }
+  /** One thread's state (the answer to a thread mark-read). */
+  | { type: 'rest/thread'; thread: Thread }
+  /** A page of mentions, newest first (GET /mentions); `append` for older pages. */
+  | { type: 'rest/mentions'; messages: Message[]; append: boolean; limit: number }
+  /**
+   * Sets the connected user's own reactions on a message (optimistic toggle, or its undoing);
+   * the message's counts and scores move by the difference.
+   */
+  | { type: 'local/reactions.own'; cid: string; message_id: string; own: Reaction[] }
+  /** A poll as the server answered a vote or an update (with the user's own votes). */
+  | { type: 'rest/poll'; cid: string; message_id: string; poll: Poll }
+  /** The user read a thread up to its latest reply (optimistic; the server's answer follows). */
+  | { type: 'local/thread.read'; parent_id: string; at: string }
   /** An optimistic edit of a confirmed message (or its undoing); server copies with a later updated_at win. */
   | { type: 'local/message.patch'; message: Message }
   | { type: 'rest/unread'; counts: UnreadCounts }

@@ -1,4 +1,4 @@
-import type { Channel, ChannelState, Member, Message } from '@parley/protocol';
+import type { Channel, ChannelState, Member, Message, Reaction, Thread } from '@parley/protocol';
 import type { Action } from './actions.js';
 import {
   type ChannelEntry,
@@ -36,11 +36,43 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       return { ...next, queries: { ...next.queries, [action.key]: query } };
     }
     case 'rest/messages':
-      return putPage(state, action.cid, action.messages, action.page, action.limit);
+      return putPage(state, action.cid, action.messages, action.page, action.limit, action.around);
     case 'rest/message':
       return putMessage(state, action.message, true);
-    case 'local/message.patch':
-      return putMessage(state, action.message, false);
+    case 'local/message.patch': {
+      const patch = action.message;
+      return mapMessage(state, patch.cid, patch.id, (m) =>
+        m.updated_at > patch.updated_at ? m : { ...m, ...patch },
+      );
+    }
+    case 'rest/replies':
+      return putPage(state, thread(action.parent_id), action.messages, action.page, action.limit);
+    case 'rest/threads': {
+      let next = action.threads.reduce(putThread, state);
+      const fetched = action.threads.map((t) => t.parent.id);
+      const previous = action.append ? (state.threadList?.ids ?? []) : [];
+      const ids = [...previous.filter((id) => !fetched.includes(id)), ...fetched];
+      next = { ...next, threadList: { ids, next: action.next } };
+      return next;
+    }
+    case 'rest/thread':
+      return putThread(state, action.thread);
+    case 'rest/mentions': {
+      const previous = action.append ? (state.mentions?.messages ?? []) : [];
+      const fetched = new Set(action.messages.map((m) => m.id));
+      const messages = [...previous.filter((m) => !fetched.has(m.id)), ...action.messages];
+      return { ...state, mentions: { messages, hasOlder: action.messages.length >= action.limit } };
+    }
+    case 'local/reactions.own':
+      return mapMessage(state, action.cid, action.message_id, (m) => withOwnReactions(m, action.own));
+    case 'local/thread.read': {
+      const current = state.threads[action.parent_id];
+      if (!current) return state;
+      const replies = state.replies[action.parent_id];
+      const seqs = replies ? Object.values(replies.byId).map((m) => m.seq) : [];
+      const last_read_seq = Math.max(current.last_read_seq, ...seqs);
+      return putThreadState(state, { ...current, unread_replies: 0, last_read_seq, last_read_at: action.at });
+    }
     case 'rest/unread': {
       const channels: Record<string, number> = {};
       for (const c of action.counts.channels) channels[c.cid] = c.unread_count;
@@ -67,7 +99,7 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
         error: action.error,
       }));
     case 'local/message.discard':
-      return updateList(state, action.cid, (list) => {
+      return updateLists(state, action.cid, (list) => {
         const pending = list.byId[action.client_msg_id];
         if (!pending || pending.status === 'sent') return list;
         const byId = { ...list.byId };
@@ -91,18 +123,94 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       return forgetChannel(state, action.cid);
 
     // ---- server events ----
-    case 'message.new':
-      return putMessage(state, action.message, true);
+    case 'message.new': {
+      const next = putMessage(state, action.message, true, true);
+      return action.thread_parent ? threadReply(next, action.message, action.thread_parent) : next;
+    }
     case 'message.updated':
-      return putMessage(state, action.message, false);
-    case 'message.deleted':
-      if (!action.hard) return putMessage(state, action.message, false);
-      return updateList(state, action.cid, (list) => {
-        if (!list.byId[action.message.id]) return list;
-        const byId = { ...list.byId };
-        delete byId[action.message.id];
-        return { ...list, byId, ids: orderIds(byId) };
+      return putMessage(state, action.message, false, true);
+    case 'message.deleted': {
+      let next: ParleyState;
+      if (!action.hard) next = putMessage(state, action.message, false, true);
+      else {
+        next = updateLists(state, action.cid, (list) => {
+          if (!list.byId[action.message.id]) return list;
+          const byId = { ...list.byId };
+          delete byId[action.message.id];
+          return { ...list, byId, ids: orderIds(byId) };
+        });
+        next = forgetThread(next, action.message.id);
+      }
+      return action.thread_parent ? threadReplyGone(next, action.message, action.thread_parent) : next;
+    }
+    case 'reaction.new':
+    case 'reaction.updated':
+    case 'reaction.deleted': {
+      const mine = action.user_id === state.userId;
+      const { reaction } = action;
+      return mapMessage(state, action.cid, action.message.id, (m) => {
+        if (m.updated_at > action.message.updated_at) return m;
+        let own = m.own_reactions ?? [];
+        if (mine) {
+          own = own.filter((r) => r.type !== reaction.type);
+          if (action.type !== 'reaction.deleted') own = [reaction, ...own];
+        }
+        return { ...m, ...action.message, own_reactions: own };
       });
+    }
+    case 'rest/poll': {
+      const { poll } = action;
+      return mapMessage(state, action.cid, action.message_id, (m) =>
+        m.poll && m.poll.updated_at > poll.updated_at ? m : { ...m, poll_id: poll.id, poll },
+      );
+    }
+    case 'poll.updated':
+    case 'poll.closed':
+    case 'poll.vote_casted':
+    case 'poll.vote_changed':
+    case 'poll.vote_removed': {
+      // Events carry empty own_votes (they go to everyone): keep the user's, and follow their votes.
+      const { poll } = action;
+      const vote = 'vote' in action ? action.vote : undefined;
+      const removed = action.type === 'poll.vote_changed' ? action.removed_vote : undefined;
+      return mapMessage(state, action.cid, action.message_id, (m) => {
+        if (m.poll && m.poll.updated_at > poll.updated_at) return m;
+        let own = m.poll?.own_votes ?? [];
+        if (vote && vote.user_id !== null && vote.user_id === state.userId) {
+          own = own.filter((v) => v.id !== vote.id && v.id !== removed?.id);
+          if (action.type !== 'poll.vote_removed') own = [vote, ...own];
+        }
+        return { ...m, poll_id: poll.id, poll: { ...poll, own_votes: own } };
+      });
+    }
+    case 'notification.mention': {
+      if (!state.mentions || action.user_id !== state.userId) return state;
+      if (state.mentions.messages.some((m) => m.id === action.message.id)) return state;
+      const messages = [action.message, ...state.mentions.messages];
+      return { ...state, mentions: { ...state.mentions, messages } };
+    }
+    case 'notification.thread_read': {
+      const current = state.threads[action.parent_id];
+      if (!current || action.user_id !== state.userId || current.last_read_seq > action.last_read_seq)
+        return state;
+      // Exact when the replies are loaded (the thread is open); otherwise the read reached the end.
+      const replies = state.replies[action.parent_id];
+      const unread = replies
+        ? Object.values(replies.byId).filter(
+            (m) =>
+              m.status === 'sent' &&
+              m.seq > action.last_read_seq &&
+              m.user_id !== state.userId &&
+              m.deleted_at === null,
+          ).length
+        : 0;
+      return putThreadState(state, {
+        ...current,
+        unread_replies: unread,
+        last_read_seq: action.last_read_seq,
+        last_read_at: action.last_read_at,
+      });
+    }
     case 'channel.created':
     case 'channel.updated': {
       const entry = state.channels[action.cid];
@@ -124,7 +232,7 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       const next = entry ? putEntry(state, { ...entry, channel: action.channel }) : state;
       const truncatedAt = action.channel.truncated_at;
       if (!truncatedAt) return next;
-      return updateList(next, action.cid, (list) => {
+      return updateLists(next, action.cid, (list) => {
         const byId: Record<string, LocalMessage> = {};
         let removed = false;
         for (const [id, m] of Object.entries(list.byId)) {
@@ -141,10 +249,12 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       const hidden = action.type === 'channel.hidden';
       let next = updateMember(state, action.cid, action.user_id, (m) => ({ ...m, hidden }));
       if (action.type === 'channel.hidden' && action.clear_history && action.user_id === state.userId) {
-        next = updateList(next, action.cid, (list) => {
+        next = updateLists(next, action.cid, (list) => {
           const byId = Object.fromEntries(Object.entries(list.byId).filter(([, m]) => m.status !== 'sent'));
           return { ...list, byId, ids: orderIds(byId), hasOlder: false };
         });
+        // The server counts unread after max(last_read_seq, cleared_seq): nothing is unread now.
+        next = setUnread(next, action.cid, 0);
       }
       return next;
     }
@@ -175,6 +285,10 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
         last_read_seq: Math.max(m.last_read_seq, action.last_read_seq),
         last_read_at: action.last_read_at,
         updated_at: action.last_read_at,
+        // Reading counts as delivery: the server moves the delivered position along with it.
+        ...(action.last_read_seq > (m.last_delivered_seq ?? 0)
+          ? { last_delivered_seq: action.last_read_seq, last_delivered_at: action.last_read_at }
+          : {}),
       }));
       return action.user_id === state.userId ? recountUnread(next, action.cid) : next;
     }
@@ -189,6 +303,22 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
           total_unread_count: action.total_unread_count,
           unread_channels: action.unread_channels,
           channels,
+        },
+      };
+    }
+    case 'notification.mark_unread': {
+      // The user marked the channel unread from a message on (here or on another device).
+      if (action.user_id !== state.userId) return state;
+      const next = updateMember(state, action.cid, action.user_id, (m) => ({
+        ...m,
+        last_read_seq: action.last_read_seq,
+      }));
+      return {
+        ...next,
+        unread: {
+          total_unread_count: action.total_unread_count,
+          unread_channels: action.unread_channels,
+          channels: { ...next.unread.channels, [action.cid]: action.unread_messages },
         },
       };
     }
@@ -241,7 +371,28 @@ function forgetChannel(state: ParleyState, cid: string): ParleyState {
   const { [cid]: _c, ...channels } = state.channels;
   const { [cid]: _m, ...messages } = state.messages;
   const { [cid]: _t, ...typing } = state.typing;
-  const next = setUnread({ ...state, channels, messages, typing }, cid, 0);
+  const gone = new Set(
+    Object.values(state.threads)
+      .filter((t) => t.cid === cid)
+      .map((t) => t.parent.id),
+  );
+  const replies = Object.fromEntries(
+    Object.entries(state.replies).filter(([parentId, list]) => !gone.has(parentId) && listCid(list) !== cid),
+  );
+  const threads = Object.fromEntries(Object.entries(state.threads).filter(([id]) => !gone.has(id)));
+  const threadList = state.threadList && {
+    ...state.threadList,
+    ids: state.threadList.ids.filter((id) => !gone.has(id)),
+  };
+  const mentions = state.mentions && {
+    ...state.mentions,
+    messages: state.mentions.messages.filter((m) => m.cid !== cid),
+  };
+  const next = setUnread(
+    { ...state, channels, messages, typing, replies, threads, threadList, mentions },
+    cid,
+    0,
+  );
   const { [cid]: _u, ...unreadChannels } = next.unread.channels;
   const queries: Record<string, QueryState> = {};
   for (const [key, q] of Object.entries(next.queries))
@@ -317,15 +468,208 @@ export function orderIds(byId: Record<string, LocalMessage>): string[] {
     .map((m) => m.id);
 }
 
-function updateList(
+/** Which list: a channel's main list (by cid) or a thread's replies (by parent id). */
+type ListRef = { kind: 'channel' | 'thread'; key: string };
+const channelList = (cid: string): ListRef => ({ kind: 'channel', key: cid });
+const thread = (parentId: string): ListRef => ({ kind: 'thread', key: parentId });
+
+/** The lists a message belongs in: its channel's (top level, or shown in the channel) and its thread's. */
+function refsOf(m: Message): ListRef[] {
+  const refs: ListRef[] = [];
+  if (inChannelList(m)) refs.push(channelList(m.cid));
+  if (m.parent_id) refs.push(thread(m.parent_id));
+  return refs;
+}
+
+const getList = (state: ParleyState, ref: ListRef): MessageList | undefined =>
+  ref.kind === 'channel' ? state.messages[ref.key] : state.replies[ref.key];
+
+function setList(state: ParleyState, ref: ListRef, list: MessageList): ParleyState {
+  return ref.kind === 'channel'
+    ? { ...state, messages: { ...state.messages, [ref.key]: list } }
+    : { ...state, replies: { ...state.replies, [ref.key]: list } };
+}
+
+function updateAt(state: ParleyState, ref: ListRef, change: (list: MessageList) => MessageList): ParleyState {
+  const list = getList(state, ref);
+  if (!list) return state;
+  const next = change(list);
+  return next === list ? state : setList(state, ref, next);
+}
+
+/** The channel a reply list belongs to (undefined while it is empty). */
+const listCid = (list: MessageList): string | undefined => {
+  for (const id of list.ids) return list.byId[id]!.cid;
+  return undefined;
+};
+
+/** Every loaded list of a channel: its main list and its threads' reply lists. */
+function listsOf(state: ParleyState, cid: string): ListRef[] {
+  const refs = state.messages[cid] ? [channelList(cid)] : [];
+  for (const [parentId, list] of Object.entries(state.replies))
+    if (listCid(list) === cid || state.threads[parentId]?.cid === cid) refs.push(thread(parentId));
+  return refs;
+}
+
+/** Changes every loaded list of the channel (main list and threads). */
+function updateLists(
   state: ParleyState,
   cid: string,
   change: (list: MessageList) => MessageList,
 ): ParleyState {
-  const list = state.messages[cid];
-  if (!list) return state;
-  const next = change(list);
-  return next === list ? state : { ...state, messages: { ...state.messages, [cid]: next } };
+  return listsOf(state, cid).reduce((next, ref) => updateAt(next, ref, change), state);
+}
+
+/** An event's copy of a message (own reactions and poll votes empty) with the user's own from `known`. */
+function keepOwn(message: Message, known: Message): Message {
+  let next = message;
+  if (known.own_reactions) next = { ...next, own_reactions: known.own_reactions };
+  if (next.poll && known.poll?.id === next.poll.id)
+    next = { ...next, poll: { ...next.poll, own_votes: known.poll.own_votes } };
+  return next;
+}
+
+/** Changes one confirmed message wherever it is kept: lists, thread parents, mentions. */
+function mapMessage(
+  state: ParleyState,
+  cid: string,
+  id: string,
+  change: <M extends Message>(m: M) => M,
+): ParleyState {
+  let next = updateLists(state, cid, (list) => {
+    const current = list.byId[id];
+    if (current?.status !== 'sent') return list;
+    const changed = change(current);
+    return changed === current ? list : { ...list, byId: { ...list.byId, [id]: changed } };
+  });
+  const t = next.threads[id];
+  if (t) {
+    const parent = change(t.parent);
+    if (parent !== t.parent) next = putThreadState(next, { ...t, parent });
+  }
+  if (next.mentions?.messages.some((m) => m.id === id)) {
+    const messages = next.mentions.messages.map((m) => (m.id === id ? change(m) : m));
+    next = { ...next, mentions: { ...next.mentions, messages } };
+  }
+  return next;
+}
+
+// ---- reactions ----
+
+/**
+ * The protocol's LATEST_REACTIONS_LIMIT. Restated (a test pins it to the protocol's) because the
+ * SDK imports only types from @parley/protocol: a value import would pull zod into every bundle.
+ */
+export const LATEST_REACTIONS = 10;
+
+/**
+ * The message with the connected user's own reactions set to `own`: counts and scores move by
+ * the difference, and the latest reactions gain the new ones and lose the removed ones.
+ */
+export function withOwnReactions<M extends Message>(m: M, own: Reaction[]): M {
+  const before = m.own_reactions ?? [];
+  const counts = { ...(m.reaction_counts ?? {}) };
+  const scores = { ...(m.reaction_scores ?? {}) };
+  for (const r of before) {
+    counts[r.type] = (counts[r.type] ?? 0) - 1;
+    scores[r.type] = (scores[r.type] ?? 0) - r.score;
+  }
+  for (const r of own) {
+    counts[r.type] = (counts[r.type] ?? 0) + 1;
+    scores[r.type] = (scores[r.type] ?? 0) + r.score;
+  }
+  for (const type of Object.keys(counts)) {
+    if (counts[type]! <= 0) {
+      delete counts[type];
+      delete scores[type];
+    }
+  }
+  const userId = own[0]?.user_id ?? before[0]?.user_id;
+  const ownTypes = new Map(own.map((r) => [r.type, r]));
+  const latest = (m.latest_reactions ?? []).filter((r) => r.user_id !== userId || ownTypes.has(r.type));
+  const known = new Set(latest.filter((r) => r.user_id === userId).map((r) => r.type));
+  const added = own.filter((r) => !known.has(r.type));
+  const latest_reactions = [
+    ...added,
+    ...latest.map((r) => (r.user_id === userId ? ownTypes.get(r.type)! : r)),
+  ].slice(0, LATEST_REACTIONS);
+  return { ...m, own_reactions: own, reaction_counts: counts, reaction_scores: scores, latest_reactions };
+}
+
+// ---- threads ----
+
+function putThreadState(state: ParleyState, t: Thread): ParleyState {
+  return { ...state, threads: { ...state.threads, [t.parent.id]: t } };
+}
+
+/** A thread from the server: its state, and its parent wherever the parent is shown. */
+function putThread(state: ParleyState, t: Thread): ParleyState {
+  const next = putThreadState(state, t);
+  return mapMessage(next, t.cid, t.parent.id, (m) =>
+    m.updated_at > t.parent.updated_at ? m : { ...m, ...t.parent },
+  );
+}
+
+function forgetThread(state: ParleyState, parentId: string): ParleyState {
+  if (!state.threads[parentId] && !state.replies[parentId]) return state;
+  const { [parentId]: _t, ...threads } = state.threads;
+  const { [parentId]: _r, ...replies } = state.replies;
+  const threadList = state.threadList && {
+    ...state.threadList,
+    ids: state.threadList.ids.filter((id) => id !== parentId),
+  };
+  return { ...state, threads, replies, threadList };
+}
+
+/** The event's copy of a thread parent (new counts and participants), where the parent is shown. */
+function putParent(state: ParleyState, parent: Message): ParleyState {
+  return mapMessage(state, parent.cid, parent.id, (m) =>
+    m.updated_at > parent.updated_at ? m : { ...m, ...parent, own_reactions: m.own_reactions ?? [] },
+  );
+}
+
+/**
+ * A new reply: the parent's counters, and the user's thread (unread replies, read position, list
+ * order). Counted once: only a parent copy with a later last_reply_at than the known one is new.
+ */
+function threadReply(state: ParleyState, reply: Message, parent: Message): ParleyState {
+  const current = state.threads[parent.id];
+  const next = putParent(state, parent);
+  const mine = reply.user_id === state.userId;
+  const participant = mine || (parent.thread_participants ?? []).includes(state.userId ?? '');
+  if (!current && !(participant && next.threadList)) return next;
+  const newer =
+    !current ||
+    (parent.last_reply_at ?? '') > (current.parent.last_reply_at ?? '') ||
+    !current.parent.last_reply_at;
+  if (!newer) return next;
+  const base: Thread = current
+    ? { ...current, parent: next.threads[parent.id]?.parent ?? parent }
+    : { cid: parent.cid, parent, unread_replies: 0, last_read_seq: 0, last_read_at: null };
+  const updated: Thread = mine
+    ? { ...base, unread_replies: 0, last_read_seq: reply.seq, last_read_at: reply.created_at }
+    : { ...base, unread_replies: base.unread_replies + 1 };
+  let result = putThreadState(next, updated);
+  if (result.threadList) {
+    const ids = [parent.id, ...result.threadList.ids.filter((id) => id !== parent.id)];
+    result = { ...result, threadList: { ...result.threadList, ids } };
+  }
+  return result;
+}
+
+/** A reply was deleted: the parent's counters, and one unread reply fewer if it was unread. */
+function threadReplyGone(state: ParleyState, reply: Message, parent: Message): ParleyState {
+  const current = state.threads[parent.id];
+  const next = putParent(state, parent);
+  if (!current) return next;
+  const fewer = (parent.reply_count ?? 0) < (current.parent.reply_count ?? 0);
+  const unread =
+    fewer &&
+    reply.user_id !== state.userId &&
+    reply.seq > current.last_read_seq &&
+    current.unread_replies > 0;
+  const t = next.threads[parent.id]!;
+  return unread ? putThreadState(next, { ...t, unread_replies: t.unread_replies - 1 }) : next;
 }
 
 /** Messages of the channel's main list (top level, or thread replies also shown in the channel). */
@@ -344,24 +688,32 @@ function findPending(list: MessageList, message: Message): LocalMessage | undefi
  * a message the channel did not have (message.new, send ack); updates and deletions of messages
  * outside the loaded window are ignored.
  */
-function putMessage(state: ParleyState, message: Message, isNew: boolean): ParleyState {
-  if (!isNew) return putInList(state, message, false);
+function putMessage(state: ParleyState, message: Message, isNew: boolean, fromEvent = false): ParleyState {
+  if (!isNew) return putInList(state, message, false, fromEvent);
   const next = clearTyping(bumpChannel(state, message), message.cid, message.user_id);
-  return reorderQueries(putInList(next, message, true), message.cid);
+  return reorderQueries(putInList(next, message, true, fromEvent), message.cid);
 }
 
-function putInList(state: ParleyState, message: Message, isNew: boolean): ParleyState {
-  const list = state.messages[message.cid];
-  if (!list || !inChannelList(message)) return state;
-  const existing = list.byId[message.id];
-  const pending = findPending(list, message);
-  if (existing) {
-    if (existing.updated_at > message.updated_at) return state;
-  } else if (!pending && (!isNew || list.hasNewer)) return state;
-  const byId = { ...list.byId };
-  if (pending) delete byId[pending.id];
-  byId[message.id] = confirmed(message);
-  return { ...state, messages: { ...state.messages, [message.cid]: { ...list, byId, ids: orderIds(byId) } } };
+/**
+ * Puts a confirmed message into the lists it belongs in. Events go to everyone, so their
+ * own_reactions are empty: a copy from an event keeps the user's own reactions already known.
+ */
+function putInList(state: ParleyState, message: Message, isNew: boolean, fromEvent: boolean): ParleyState {
+  return refsOf(message).reduce(
+    (next, ref) =>
+      updateAt(next, ref, (list) => {
+        const existing = list.byId[message.id];
+        const pending = findPending(list, message);
+        if (existing) {
+          if (existing.updated_at > message.updated_at) return list;
+        } else if (!pending && (!isNew || list.hasNewer)) return list;
+        const byId = { ...list.byId };
+        if (pending) delete byId[pending.id];
+        byId[message.id] = confirmed(fromEvent && existing ? keepOwn(message, existing) : message);
+        return { ...list, byId, ids: orderIds(byId) };
+      }),
+    state,
+  );
 }
 
 /** A new message moves the channel's last seq and time forward (as the server's nextSeq does). */
@@ -384,16 +736,22 @@ function bumpChannel(state: ParleyState, message: Message): ParleyState {
 const maxIso = (a: string | null, b: string) => (a === null || b > a ? b : a);
 
 function putPending(state: ParleyState, message: LocalMessage): ParleyState {
-  const list = state.messages[message.cid] ?? emptyList();
-  const existing = list.byId[message.id];
-  if (existing?.status === 'sent') return state;
-  if (Object.values(list.byId).some((m) => m.status === 'sent' && m.client_msg_id === message.client_msg_id))
-    return state;
-  const updated: LocalMessage = { ...(existing ?? message), status: message.status };
-  if (message.status === 'sending') delete updated.error;
-  else if (message.error) updated.error = message.error;
-  const byId = { ...list.byId, [message.id]: updated };
-  return { ...state, messages: { ...state.messages, [message.cid]: { ...list, byId, ids: orderIds(byId) } } };
+  let next = state;
+  for (const ref of refsOf(message)) {
+    const list = getList(next, ref) ?? emptyList();
+    const existing = list.byId[message.id];
+    if (existing?.status === 'sent') continue;
+    if (
+      Object.values(list.byId).some((m) => m.status === 'sent' && m.client_msg_id === message.client_msg_id)
+    )
+      continue;
+    const updated: LocalMessage = { ...(existing ?? message), status: message.status };
+    if (message.status === 'sending') delete updated.error;
+    else if (message.error) updated.error = message.error;
+    const byId = { ...list.byId, [message.id]: updated };
+    next = setList(next, ref, { ...list, byId, ids: orderIds(byId) });
+  }
+  return next;
 }
 
 function updatePending(
@@ -402,7 +760,7 @@ function updatePending(
   clientMsgId: string,
   change: (m: LocalMessage) => LocalMessage,
 ): ParleyState {
-  return updateList(state, cid, (list) => {
+  return updateLists(state, cid, (list) => {
     const pending = list.byId[clientMsgId];
     if (!pending || pending.status === 'sent') return list;
     return { ...list, byId: { ...list.byId, [clientMsgId]: change(pending) } };
@@ -416,13 +774,15 @@ function updatePending(
  */
 function putPage(
   state: ParleyState,
-  cid: string,
+  where: string | ListRef,
   page: Message[],
-  kind: 'latest' | 'older' | 'newer',
+  kind: 'latest' | 'older' | 'newer' | 'around',
   limit: number,
+  around?: string,
 ): ParleyState {
-  const list = state.messages[cid] ?? emptyList();
-  const visible = page.filter(inChannelList);
+  const ref = typeof where === 'string' ? channelList(where) : where;
+  const list = getList(state, ref) ?? emptyList();
+  const visible = page.filter(ref.kind === 'channel' ? inChannelList : (m) => m.parent_id === ref.key);
   const sent = Object.values(list.byId).filter((m) => m.status === 'sent');
   const pending = Object.values(list.byId).filter((m) => m.status !== 'sent');
   const byClientId = new Set(visible.map((m) => m.client_msg_id).filter(Boolean));
@@ -443,6 +803,13 @@ function putPage(
       keep = touches ? sent.filter((m) => m.seq < first.seq) : [];
       hasOlder = touches ? list.hasOlder : true;
     }
+  } else if (kind === 'around') {
+    // The server answers floor(limit / 2) messages before the target and the rest from it on.
+    const at = page.findIndex((m) => m.id === around);
+    const before = Math.floor(limit / 2);
+    keep = [];
+    hasOlder = at < 0 || at >= before;
+    hasNewer = at < 0 || page.length - at >= limit - before;
   } else if (kind === 'older') {
     keep = sent;
     hasOlder = full;
@@ -457,10 +824,7 @@ function putPage(
     byId[m.id] = current && current.updated_at > m.updated_at ? current : confirmed(m);
   }
   for (const m of keptPending) byId[m.id] = m;
-  return {
-    ...state,
-    messages: { ...state.messages, [cid]: { ids: orderIds(byId), byId, hasOlder, hasNewer } },
-  };
+  return setList(state, ref, { ids: orderIds(byId), byId, hasOlder, hasNewer });
 }
 
 function clearTyping(state: ParleyState, cid: string, userId: string): ParleyState {

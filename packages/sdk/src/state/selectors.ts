@@ -1,10 +1,11 @@
-import type { Member } from '@parley/protocol';
+import type { Member, Message, Thread } from '@parley/protocol';
 import type { ChannelEntry, LocalMessage, ParleyState, TypingEntry } from './types.js';
 
 // Selectors return the same array until its inputs change, so UI bindings can compare by ===.
 const messagesMemo = new WeakMap<object, LocalMessage[]>();
 const typingMemo = new WeakMap<object, Map<string | null, TypingEntry[]>>();
 const queryMemo = new WeakMap<object, { channels: object; value: ChannelEntry[] }>();
+const threadsMemo = new WeakMap<object, { threads: object; value: Thread[] }>();
 
 export const selectChannel = (state: ParleyState, cid: string): ChannelEntry | undefined =>
   state.channels[cid];
@@ -20,6 +21,49 @@ export function selectMessages(state: ParleyState, cid: string): LocalMessage[] 
   }
   return value;
 }
+
+/** A thread's loaded replies in display order (oldest first; unconfirmed ones last). */
+export function selectReplies(state: ParleyState, parentId: string): LocalMessage[] {
+  const list = state.replies[parentId];
+  if (!list) return [];
+  let value = messagesMemo.get(list);
+  if (!value) {
+    value = list.ids.map((id) => list.byId[id]!);
+    messagesMemo.set(list, value);
+  }
+  return value;
+}
+
+/** One message wherever it is loaded: the channel's list, a thread, a thread parent, the mentions. */
+export function selectMessage(state: ParleyState, cid: string, id: string): LocalMessage | undefined {
+  const inChannel = state.messages[cid]?.byId[id];
+  if (inChannel) return inChannel;
+  for (const list of Object.values(state.replies)) {
+    const m = list.byId[id];
+    if (m && m.cid === cid) return m;
+  }
+  const parent: Message | undefined =
+    state.threads[id]?.parent ?? state.mentions?.messages.find((m) => m.id === id);
+  return parent && parent.cid === cid ? { ...parent, status: 'sent' } : undefined;
+}
+
+/** The loaded thread list in order (most recent reply first). */
+export function selectThreads(state: ParleyState): Thread[] {
+  const list = state.threadList;
+  if (!list) return [];
+  const memo = threadsMemo.get(list);
+  if (memo && memo.threads === state.threads) return memo.value;
+  const value = list.ids.map((id) => state.threads[id]).filter((t): t is Thread => t !== undefined);
+  threadsMemo.set(list, { threads: state.threads, value });
+  return value;
+}
+
+/** Unread replies over all known threads. */
+export const selectUnreadThreads = (state: ParleyState): number =>
+  Object.values(state.threads).reduce((n, t) => n + (t.unread_replies > 0 ? 1 : 0), 0);
+
+/** Loaded messages that mention the user, newest first. */
+export const selectMentions = (state: ParleyState): Message[] => state.mentions?.messages ?? [];
 
 export const selectUnreadCount = (state: ParleyState, cid: string): number => state.unread.channels[cid] ?? 0;
 

@@ -5,6 +5,7 @@ import type {
   Message,
   ParleyEvent,
   SortSpec,
+  Thread,
   User,
 } from '@parley/protocol';
 import type { z } from 'zod';
@@ -90,6 +91,27 @@ export interface ParleyState {
   presence: Record<string, PresenceEntry>;
   unread: UnreadState;
   queries: Record<string, QueryState>;
+  /** Thread replies by parent message id (loaded with `channel.loadReplies`), kept current by events. */
+  replies: Record<string, MessageList>;
+  /** Threads the user takes part in, by parent message id: the parent, unread replies, read position. */
+  threads: Record<string, Thread>;
+  /** The thread list (GET /threads) in order, most recent reply first; null until loaded. */
+  threadList: ThreadListState | null;
+  /** Messages that mention the user, newest first (GET /mentions + notification.mention); null until loaded. */
+  mentions: MentionsState | null;
+}
+
+export interface ThreadListState {
+  /** Parent message ids. */
+  ids: string[];
+  /** The cursor of the next page, or null at the end. */
+  next: string | null;
+}
+
+export interface MentionsState {
+  messages: Message[];
+  /** Older mentions exist before the last loaded one. */
+  hasOlder: boolean;
 }
 
 export function initialState(userId: string | null = null): ParleyState {
@@ -102,5 +124,9 @@ export function initialState(userId: string | null = null): ParleyState {
     presence: {},
     unread: { total_unread_count: 0, unread_channels: 0, channels: {} },
     queries: {},
+    replies: {},
+    threads: {},
+    threadList: null,
+    mentions: null,
   };
 }

@@ -7,6 +7,7 @@ import {
   emptyCache,
   type OutboxItem,
   type PersistentStore,
+  type TopicPosition,
 } from './types.js';
 
 interface ChannelRow {
@@ -34,6 +35,11 @@ interface UnreadRow {
   userId: string;
   unread: UnreadState;
 }
+interface PositionRow {
+  userId: string;
+  topic: string;
+  position: TopicPosition;
+}
 interface OutboxRow {
   userId: string;
   client_msg_id: string;
@@ -48,6 +54,7 @@ class ParleyDatabase extends Dexie {
   queries!: Table<QueryRow, [string, string]>;
   unread!: Table<UnreadRow, string>;
   outbox!: Table<OutboxRow, [string, string]>;
+  positions!: Table<PositionRow, [string, string]>;
 
   constructor(name: string, options?: { indexedDB?: IDBFactory; IDBKeyRange?: typeof IDBKeyRange }) {
     super(name, options);
@@ -59,6 +66,12 @@ class ParleyDatabase extends Dexie {
       unread: 'userId',
       outbox: '[userId+client_msg_id], userId, [userId+created_at]',
     });
+    // Stream positions, so recovery (and /sync) work after a page reload.
+    this.version(2).stores({ positions: '[userId+topic], userId' });
+  }
+
+  get all() {
+    return [this.channels, this.messages, this.users, this.queries, this.unread, this.outbox, this.positions];
   }
 }
 
@@ -88,87 +101,81 @@ export class DexieStore implements PersistentStore {
 
   async load(userId: string): Promise<CachedState> {
     const db = this.db;
-    return db.transaction(
-      'r',
-      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
-      async () => {
-        const cache = emptyCache();
-        cache.channels = (await db.channels.where('userId').equals(userId).toArray()).map((r) => r.entry);
-        for (const row of await db.messages.where('userId').equals(userId).toArray()) {
-          cache.messages[row.cid] = row.messages;
-          cache.hasOlder[row.cid] = row.hasOlder;
-        }
-        cache.users = (await db.users.where('userId').equals(userId).toArray()).map((r) => r.user);
-        for (const row of await db.queries.where('userId').equals(userId).toArray())
-          cache.queries[row.key] = row.query;
-        cache.unread = (await db.unread.get(userId))?.unread ?? null;
-        cache.outbox = (
-          await db.outbox
-            .where('[userId+created_at]')
-            .between([userId, Dexie.minKey], [userId, Dexie.maxKey])
-            .toArray()
-        ).map((r) => r.item);
-        return cache;
-      },
-    );
+    return db.transaction('r', db.all, async () => {
+      const cache = emptyCache();
+      for (const row of await db.positions.where('userId').equals(userId).toArray())
+        cache.positions[row.topic] = row.position;
+      cache.channels = (await db.channels.where('userId').equals(userId).toArray()).map((r) => r.entry);
+      for (const row of await db.messages.where('userId').equals(userId).toArray()) {
+        cache.messages[row.cid] = row.messages;
+        cache.hasOlder[row.cid] = row.hasOlder;
+      }
+      cache.users = (await db.users.where('userId').equals(userId).toArray()).map((r) => r.user);
+      for (const row of await db.queries.where('userId').equals(userId).toArray())
+        cache.queries[row.key] = row.query;
+      cache.unread = (await db.unread.get(userId))?.unread ?? null;
+      cache.outbox = (
+        await db.outbox
+          .where('[userId+created_at]')
+          .between([userId, Dexie.minKey], [userId, Dexie.maxKey])
+          .toArray()
+      ).map((r) => r.item);
+      return cache;
+    });
   }
 
   async write(userId: string, batch: CacheBatch): Promise<void> {
     const db = this.db;
-    await db.transaction(
-      'rw',
-      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
-      async () => {
-        const gone = batch.deleteChannels ?? [];
-        if (gone.length) {
-          await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
-          await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
-        }
-        if (batch.putChannels?.length)
-          await db.channels.bulkPut(
-            batch.putChannels.map((entry) => ({ userId, cid: entry.channel.cid, entry })),
-          );
-        const messages = Object.entries(batch.messages ?? {});
-        if (messages.length)
-          await db.messages.bulkPut(
-            messages.map(([cid, v]) => ({ userId, cid, messages: v.messages, hasOlder: v.hasOlder })),
-          );
-        if (batch.putUsers?.length)
-          await db.users.bulkPut(batch.putUsers.map((user) => ({ userId, id: user.id, user })));
-        for (const [key, query] of Object.entries(batch.queries ?? {})) {
-          if (query) await db.queries.put({ userId, key, query });
-          else await db.queries.delete([userId, key]);
-        }
-        if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
-        if (batch.deleteOutbox?.length)
-          await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
-        if (batch.putOutbox?.length)
-          await db.outbox.bulkPut(
-            batch.putOutbox.map((item) => ({
-              userId,
-              client_msg_id: item.client_msg_id,
-              created_at: item.created_at,
-              item,
-            })),
-          );
-      },
-    );
+    await db.transaction('rw', db.all, async () => {
+      for (const [topic, position] of Object.entries(batch.positions ?? {})) {
+        if (position) await db.positions.put({ userId, topic, position });
+        else await db.positions.delete([userId, topic]);
+      }
+      const gone = batch.deleteChannels ?? [];
+      if (gone.length) {
+        await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+        await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+      }
+      if (batch.putChannels?.length)
+        await db.channels.bulkPut(
+          batch.putChannels.map((entry) => ({ userId, cid: entry.channel.cid, entry })),
+        );
+      const messages = Object.entries(batch.messages ?? {});
+      if (messages.length)
+        await db.messages.bulkPut(
+          messages.map(([cid, v]) => ({ userId, cid, messages: v.messages, hasOlder: v.hasOlder })),
+        );
+      if (batch.putUsers?.length)
+        await db.users.bulkPut(batch.putUsers.map((user) => ({ userId, id: user.id, user })));
+      for (const [key, query] of Object.entries(batch.queries ?? {})) {
+        if (query) await db.queries.put({ userId, key, query });
+        else await db.queries.delete([userId, key]);
+      }
+      if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
+      if (batch.deleteOutbox?.length)
+        await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
+      if (batch.putOutbox?.length)
+        await db.outbox.bulkPut(
+          batch.putOutbox.map((item) => ({
+            userId,
+            client_msg_id: item.client_msg_id,
+            created_at: item.created_at,
+            item,
+          })),
+        );
+    });
   }
 
   async clear(userId: string): Promise<void> {
     const db = this.db;
-    await db.transaction(
-      'rw',
-      [db.channels, db.messages, db.users, db.queries, db.unread, db.outbox],
-      async () => {
-        for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox] as Table<
-          unknown,
-          unknown
-        >[])
-          await table.where('userId').equals(userId).delete();
-        await db.unread.delete(userId);
-      },
-    );
+    await db.transaction('rw', db.all, async () => {
+      for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox, db.positions] as Table<
+        unknown,
+        unknown
+      >[])
+        await table.where('userId').equals(userId).delete();
+      await db.unread.delete(userId);
+    });
   }
 
   async close(): Promise<void> {

@@ -58,6 +58,10 @@ export function applyBatch(state: CachedState, batch: CacheBatch): void {
     else delete state.queries[key];
   }
   if (batch.unread) state.unread = batch.unread;
+  for (const [topic, position] of Object.entries(batch.positions ?? {})) {
+    if (position) state.positions[topic] = position;
+    else delete state.positions[topic];
+  }
   const deleted = new Set(batch.deleteOutbox ?? []);
   state.outbox = state.outbox.filter((item) => !deleted.has(item.client_msg_id));
   for (const item of batch.putOutbox ?? []) {

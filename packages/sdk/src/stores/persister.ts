@@ -75,6 +75,7 @@ function merge(a: CacheBatch, b: CacheBatch): CacheBatch {
   }
   if (a.messages || b.messages) out.messages = { ...a.messages, ...b.messages };
   if (a.queries || b.queries) out.queries = { ...a.queries, ...b.queries };
+  if (a.positions || b.positions) out.positions = { ...a.positions, ...b.positions };
   if (b.unread) out.unread = b.unread;
   return out;
 }

@@ -14,6 +14,21 @@ export interface OutboxItem {
   error?: { code: string; message: string };
 }
 
+/** Where a realtime subscription is in its stream: recovery resumes from here after a reload. */
+export interface StreamPosition {
+  offset: number;
+  epoch: string;
+}
+
+/**
+ * What the client has applied of one topic: its stream position (for realtime recovery) and the
+ * created_at of its last applied event, or the last_sync_at of a sync that covered it (where a
+ * POST /sync for this topic starts when recovery fails).
+ */
+export interface TopicPosition extends StreamPosition {
+  at?: string;
+}
+
 /** Everything a persistent store keeps for one user. */
 export interface CachedState {
   channels: ChannelEntry[];
@@ -25,6 +40,8 @@ export interface CachedState {
   queries: Record<string, QueryState>;
   unread: UnreadState | null;
   outbox: OutboxItem[];
+  /** Positions by realtime topic, written with the state they reflect. */
+  positions: Record<string, TopicPosition>;
 }
 
 /** One atomic change to the cache. Absent fields are left as they are. */
@@ -40,6 +57,8 @@ export interface CacheBatch {
   unread?: UnreadState;
   putOutbox?: OutboxItem[];
   deleteOutbox?: string[];
+  /** Set (or with null forget) positions by topic. */
+  positions?: Record<string, TopicPosition | null>;
 }
 
 /**
@@ -63,5 +82,14 @@ export interface PersistentStore {
 }
 
 export function emptyCache(): CachedState {
-  return { channels: [], messages: {}, hasOlder: {}, users: [], queries: {}, unread: null, outbox: [] };
+  return {
+    channels: [],
+    messages: {},
+    hasOlder: {},
+    users: [],
+    queries: {},
+    unread: null,
+    outbox: [],
+    positions: {},
+  };
 }

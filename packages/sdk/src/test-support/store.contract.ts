@@ -79,6 +79,29 @@ export function persistentStoreContract(name: string, open: () => Promise<Persis
       await store.close();
     });
 
+    it('keeps stream positions, and forgets a position set to null', async () => {
+      const store = await open();
+      await store.write('alice', {
+        positions: {
+          'chat:channel:a': { offset: 3, epoch: 'e1' },
+          'chat:user:alice': { offset: 9, epoch: 'e2', at: '2025-01-01T00:00:05.000Z' },
+        },
+      });
+      await store.write('alice', { positions: { 'chat:channel:a': { offset: 4, epoch: 'e1' } } });
+      let cached = await store.load('alice');
+      expect(cached.positions).toEqual({
+        'chat:channel:a': { offset: 4, epoch: 'e1' },
+        'chat:user:alice': { offset: 9, epoch: 'e2', at: '2025-01-01T00:00:05.000Z' },
+      });
+      await store.write('alice', { positions: { 'chat:user:alice': null } });
+      cached = await store.load('alice');
+      expect(Object.keys(cached.positions)).toEqual(['chat:channel:a']);
+      expect((await store.load('bob')).positions).toEqual({});
+      await store.clear('alice');
+      expect(await store.load('alice')).toEqual(emptyCache());
+      await store.close();
+    });
+
     it('clear removes everything of one user only', async () => {
       const store = await open();
       await store.write('alice', { putOutbox: [outboxItem(1, '2025-01-01T00:00:01.000Z')] });

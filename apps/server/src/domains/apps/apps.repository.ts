@@ -6,7 +6,6 @@ export interface NewAppRow {
   name: string;
   api_key: string;
   secret_hash: Buffer;
-  webhook_url: string | null;
   settings: Record<string, unknown>;
   limits: Record<string, unknown>;
 }
@@ -45,7 +44,6 @@ export const appsRepository = {
     db: Executor,
     id: string,
     patch: {
-      webhook_url?: string | null;
       settings?: Record<string, unknown>;
       limits?: Record<string, unknown>;
     },
@@ -53,7 +51,6 @@ export const appsRepository = {
     return db
       .updateTable('apps')
       .set({
-        ...(patch.webhook_url !== undefined ? { webhook_url: patch.webhook_url } : {}),
         ...(patch.settings ? { settings: JSON.stringify(patch.settings) } : {}),
         ...(patch.limits ? { limits: JSON.stringify(patch.limits) } : {}),
         updated_at: new Date(),

@@ -21,7 +21,6 @@ export function toAppDto(row: AppRow): App {
     id: row.id,
     name: row.name,
     api_key: row.api_key,
-    webhook_url: row.webhook_url,
     settings: AppSettings.parse(row.settings),
     limits: AppLimits.parse(row.limits),
     created_at: row.created_at.toISOString(),
@@ -31,7 +30,6 @@ export function toAppDto(row: AppRow): App {
 
 export interface CreateAppInput {
   name: string;
-  webhook_url?: string | null;
   settings?: Partial<AppSettings>;
   limits?: Partial<AppLimits>;
 }
@@ -53,7 +51,6 @@ export class AppsService {
           name: input.name,
           api_key: newApiKey(),
           secret_hash: sha256(secret),
-          webhook_url: input.webhook_url ?? null,
           settings: AppSettings.parse(input.settings ?? {}),
           limits: AppLimits.parse(input.limits ?? {}),
         });
@@ -87,11 +84,10 @@ export class AppsService {
 
   async update(
     id: string,
-    patch: { webhook_url?: string | null; settings?: Partial<AppSettings>; limits?: Partial<AppLimits> },
+    patch: { settings?: Partial<AppSettings>; limits?: Partial<AppLimits> },
   ): Promise<App> {
     const current = await this.getRow(id);
     const row = await appsRepository.update(this.db, id, {
-      ...(patch.webhook_url !== undefined ? { webhook_url: patch.webhook_url } : {}),
       ...(patch.settings
         ? { settings: AppSettings.parse({ ...(current.settings as object), ...patch.settings }) }
         : {}),

@@ -1,4 +1,4 @@
-import { DEFAULT_CHANNEL_TYPES } from '@parley/protocol';
+import { AppSettings, DEFAULT_CHANNEL_TYPES } from '@parley/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -75,13 +75,19 @@ describe('the admin API', () => {
 describe('creating apps', () => {
   it('returns the api key and the secret once; reads never show the secret', async () => {
     const name = uniqueName('acme');
-    const res = await admin.post('/admin/apps', { name, webhook_url: 'https://hooks.example.com/parley' });
+    const res = await admin.post('/admin/apps', { name });
     expect(res.status).toBe(201);
     const created = res.body.app;
-    expect(created).toMatchObject({ name, webhook_url: 'https://hooks.example.com/parley' });
+    expect(created).toMatchObject({ name });
+    // Webhooks are configured as endpoints (POST /webhooks) only: apps have no webhook_url (0016).
+    expect(created).not.toHaveProperty('webhook_url');
     expect(created.api_key).toMatch(/^pk_[A-Za-z0-9_-]{20}$/);
     expect(created.api_secret).toMatch(/^sk_[A-Za-z0-9_-]{86}$/);
-    expect(created.settings).toEqual({ dev_tokens: false, search_language: 'english' });
+    expect(created.settings).toEqual({
+      ...AppSettings.parse({}),
+      dev_tokens: false,
+      search_language: 'english',
+    });
     expect(created.limits).toEqual({
       app_requests_per_minute: 6000,
       user_requests_per_minute: 600,
@@ -122,7 +128,11 @@ describe('creating apps', () => {
       limits: { max_custom_data_bytes: 1024 },
     });
     expect(res.status).toBe(201);
-    expect(res.body.app.settings).toEqual({ dev_tokens: true, search_language: 'english' });
+    expect(res.body.app.settings).toEqual({
+      ...AppSettings.parse({}),
+      dev_tokens: true,
+      search_language: 'english',
+    });
     expect(res.body.app.limits).toEqual({
       app_requests_per_minute: 6000,
       user_requests_per_minute: 600,
@@ -153,7 +163,11 @@ describe('creating apps', () => {
       ],
       [{ name: uniqueName('ok'), limits: { unknown_limit: 10 } }, 'body.limits.unknown_limit'],
       [{ name: uniqueName('ok'), settings: { dev_tokens: 'yes' } }, 'body.settings.dev_tokens'],
-      [{ name: uniqueName('ok'), webhook_url: 'not a url' }, 'body.webhook_url'],
+      [{ name: uniqueName('ok'), webhook_url: 'https://example.com/hook' }, 'body.webhook_url'],
+      [
+        { name: uniqueName('ok'), settings: { before_send_hook: { url: 'not a url' } } },
+        'body.settings.before_send_hook.url',
+      ],
     ];
     for (const [body, field] of cases) {
       const res = await admin.post('/admin/apps', body);
@@ -201,21 +215,25 @@ describe('updating apps', () => {
       limits: { max_custom_data_bytes: 2048 },
     });
     expect(a.status).toBe(200);
-    expect(a.body.app.settings).toEqual({ dev_tokens: true, search_language: 'simple' });
+    expect(a.body.app.settings).toEqual({
+      ...AppSettings.parse({}),
+      dev_tokens: true,
+      search_language: 'simple',
+    });
     expect(a.body.app.limits).toEqual({
       app_requests_per_minute: 100,
       user_requests_per_minute: 600,
       max_custom_data_bytes: 2048,
     });
 
-    const b = await admin.patch(`/admin/apps/${created.id}`, { webhook_url: 'https://example.com/hook' });
+    const hook = { url: 'https://example.com/hook', timeout_ms: 500, failure_policy: 'fail_closed' };
+    const b = await admin.patch(`/admin/apps/${created.id}`, { settings: { before_send_hook: hook } });
     expect(b.body.app).toMatchObject({
-      webhook_url: 'https://example.com/hook',
-      settings: { dev_tokens: true, search_language: 'simple' },
+      settings: { dev_tokens: true, search_language: 'simple', before_send_hook: hook },
       limits: { app_requests_per_minute: 100, max_custom_data_bytes: 2048 },
     });
-    const c = await admin.patch(`/admin/apps/${created.id}`, { webhook_url: null });
-    expect(c.body.app.webhook_url).toBeNull();
+    const c = await admin.patch(`/admin/apps/${created.id}`, { settings: { before_send_hook: null } });
+    expect(c.body.app.settings.before_send_hook).toBeNull();
     expect(Date.parse(c.body.app.updated_at)).toBeGreaterThanOrEqual(Date.parse(created.updated_at));
 
     // A stored refetch equals the PATCH answers.
@@ -323,7 +341,7 @@ describe('an app reading and changing itself (GET/PATCH /app)', () => {
   it('needs server auth: user tokens get 403 AUTH_SERVER_ONLY', async () => {
     const app = await server.createApp();
     const alice = await app.as('alice');
-    for (const res of [await alice.get('/app'), await alice.patch('/app', { webhook_url: null })]) {
+    for (const res of [await alice.get('/app'), await alice.patch('/app', { settings: {} })]) {
       expect(res.status).toBe(403);
       expect(res.body.code).toBe('AUTH_SERVER_ONLY');
     }
@@ -341,20 +359,30 @@ describe('an app reading and changing itself (GET/PATCH /app)', () => {
     expect((await b.server.get('/app')).body.app.id).toBe(b.id);
   });
 
-  it('merges webhook and settings changes; limits stay the platform admin’s', async () => {
+  it('merges settings changes; limits stay the platform admin’s', async () => {
     const app = await server.createApp();
     const res = await app.server.patch('/app', {
-      webhook_url: 'https://example.com/parley',
-      settings: { search_language: 'simple' },
+      settings: { search_language: 'simple', before_send_hook: { url: 'https://example.com/parley' } },
     });
     expect(res.status).toBe(200);
     expect(res.body.app).toMatchObject({
       id: app.id,
-      webhook_url: 'https://example.com/parley',
-      settings: { dev_tokens: false, search_language: 'simple' },
+      settings: {
+        dev_tokens: false,
+        search_language: 'simple',
+        before_send_hook: {
+          url: 'https://example.com/parley',
+          timeout_ms: 2000,
+          failure_policy: 'fail_open',
+        },
+      },
     });
     const again = await app.server.patch('/app', { settings: { dev_tokens: true } });
-    expect(again.body.app.settings).toEqual({ dev_tokens: true, search_language: 'simple' });
+    expect(again.body.app.settings).toMatchObject({
+      dev_tokens: true,
+      search_language: 'simple',
+      before_send_hook: { url: 'https://example.com/parley' },
+    });
 
     const limits = await app.server.patch('/app', { limits: { app_requests_per_minute: 1_000_000 } });
     expect(limits.status).toBe(400);

@@ -1,5 +1,6 @@
+import { timingSafeEqual } from 'node:crypto';
 import { AppSettings } from '@parley/protocol';
-import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Actor, RequestContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db.js';
 import type { AppRow } from '../../platform/db.types.js';
@@ -92,14 +93,51 @@ function audienceMatches(aud: unknown, apiKey: string): boolean {
   return Array.isArray(aud) ? aud.includes(apiKey) : aud === apiKey;
 }
 
+/**
+ * Tokens whose signature already checked out, with the key that verified them: a client sends the
+ * same token with every request and connection, and an HS256 check through jose/WebCrypto (key
+ * import, async verify) costs about 80 µs of CPU (bench/RESULTS.md), a hit under 1 µs. A hit
+ * still needs its key to be one of the app's current keys (a rotated-out secret misses) and `exp`
+ * to be in the future; `nbf` passed when the token was verified. Revocation and deletion are
+ * checked per request on the user row, after this. Bounded: the oldest entries go first.
+ */
+const verifiedTokens = new Map<string, { key: Uint8Array; payload: JWTPayload }>();
+const VERIFIED_TOKENS_MAX = 20_000;
+
+/** Keys are Buffers on PostgreSQL and plain Uint8Arrays on PGlite. */
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);
+
+function rememberVerified(token: string, key: Uint8Array, payload: JWTPayload) {
+  if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) {
+    const oldest = verifiedTokens.keys().next().value;
+    if (oldest !== undefined) verifiedTokens.delete(oldest);
+  }
+  verifiedTokens.set(token, { key, payload });
+}
+
 async function verifyAppToken(app: AppRow, token: string) {
+  const keys = AppsService.verificationKeys(app);
+  const known = verifiedTokens.get(token);
+  if (known && keys.some((key) => sameBytes(key, known.key))) {
+    const { payload } = known;
+    // jose's rule, without clock tolerance: expired once exp <= now.
+    if (typeof payload.exp === 'number' && payload.exp <= Math.floor(Date.now() / 1000)) {
+      verifiedTokens.delete(token);
+      throw new AppError('AUTH_TOKEN_EXPIRED');
+    }
+    if (!audienceMatches(payload.aud, app.api_key)) {
+      throw new AppError('AUTH_TOKEN_INVALID', 'the token was issued for another app');
+    }
+    return payload;
+  }
   let lastError: unknown;
-  for (const key of AppsService.verificationKeys(app)) {
+  for (const key of keys) {
     try {
       const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
       if (!audienceMatches(payload.aud, app.api_key)) {
         throw new AppError('AUTH_TOKEN_INVALID', 'the token was issued for another app');
       }
+      rememberVerified(token, key, payload);
       return payload;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw new AppError('AUTH_TOKEN_EXPIRED');

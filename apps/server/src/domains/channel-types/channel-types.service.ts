@@ -15,7 +15,15 @@ export function toChannelTypeDto(row: ChannelTypeRow): ChannelType {
   };
 }
 
+/**
+ * How long another process may go on using a channel type config it read (a change made through
+ * this process is seen here at once). Every send and subscribe needs one.
+ */
+const CONFIG_CACHE_MS = 5_000;
+
 export class ChannelTypesService {
+  private readonly configs = new Map<string, { config: ChannelTypeConfig; at: number }>();
+
   constructor(private readonly db: Db) {}
 
   async list(ctx: RequestContext): Promise<ChannelType[]> {
@@ -28,11 +36,17 @@ export class ChannelTypesService {
 
   /** The config that governs a channel of this type (used on every send and read). */
   async config(db: Executor, appId: string, name: string): Promise<ChannelTypeConfig> {
-    return ChannelTypeConfig.parse((await this.getRow(db, appId, name)).config);
+    const key = `${appId}/${name}`;
+    const cached = this.configs.get(key);
+    if (cached && Date.now() - cached.at < CONFIG_CACHE_MS) return cached.config;
+    const config = ChannelTypeConfig.parse((await this.getRow(db, appId, name)).config);
+    this.configs.set(key, { config, at: Date.now() });
+    return config;
   }
 
   async create(ctx: RequestContext, name: string, config: Partial<ChannelTypeConfig>): Promise<ChannelType> {
     const full = ChannelTypeConfig.parse({ ...DEFAULT_CHANNEL_TYPES.messaging, ...config });
+    this.configs.delete(`${ctx.app.id}/${name}`);
     try {
       return toChannelTypeDto(await channelTypesRepository.insert(this.db, ctx.app.id, name, full));
     } catch (error) {
@@ -45,11 +59,13 @@ export class ChannelTypesService {
     const current = await this.getRow(this.db, ctx.app.id, name);
     const next = ChannelTypeConfig.parse({ ...(current.config as object), ...patch });
     const row = await channelTypesRepository.update(this.db, ctx.app.id, name, next);
+    this.configs.delete(`${ctx.app.id}/${name}`);
     return toChannelTypeDto(row!);
   }
 
   async delete(ctx: RequestContext, name: string): Promise<void> {
     await this.getRow(this.db, ctx.app.id, name);
+    this.configs.delete(`${ctx.app.id}/${name}`);
     try {
       await channelTypesRepository.delete(this.db, ctx.app.id, name);
     } catch (error) {

@@ -34,6 +34,7 @@ function user(id: string, extra: Partial<UserRow> = {}): UserRow {
     ban_expires_at: null,
     ban_reason: null,
     invisible: false,
+    shadow_banned: false,
     deleted_at: null,
     last_active_at: null,
     tokens_revoked_at: null,
@@ -57,6 +58,8 @@ function member(userId: string, extra: Partial<MemberRow> = {}): MemberRow {
     last_read_at: null,
     hidden: false,
     cleared_seq: 0,
+    last_delivered_seq: 0,
+    last_delivered_at: null,
     created_at: past,
     updated_at: past,
     ...extra,
@@ -134,7 +137,13 @@ const MATRIX: Record<ChannelAction, string> = {
   invite_members:      'Y   Y   .    Y   Y    .   .   .   .   .   .',
   update_member_role:  'Y   Y   .    Y   .    .   .   .   .   .   .',
   ban_member:          'Y   Y   Y    Y   Y    .   .   .   .   .   .',
+  flag_message:        'Y   Y   Y    Y   Y    Y   Y   .   .   .   Y',
   leave_channel:       'Y   .   .    Y   Y    Y   Y   .   .   .   .',
+  pin_message:         'Y   Y   Y    Y   Y    Y   .   .   .   .   .',
+  view_edit_history:   'Y   Y   Y    Y   Y    .   .   .   .   .   .',
+  send_poll:           'Y   Y   Y    Y   Y    Y   .   .   .   .   .',
+  cast_poll_vote:      'Y   Y   Y    Y   Y    Y   Y   .   .   .   .',
+  close_any_poll:      'Y   Y   Y    Y   Y    .   .   .   .   .   .',
 };
 
 describe('policy matrix (can)', () => {
@@ -152,9 +161,9 @@ describe('policy matrix (can)', () => {
     });
   }
 
-  it('public-read types let anyone read but nothing more', () => {
+  it('public-read types let anyone read (and report what they read) but nothing more', () => {
     const reader = { actor: asUser(user('viewer')), config: livestream, membership: null };
-    expect(POLICY_ACTIONS.filter((a) => can(a, reader))).toEqual(['read']);
+    expect(POLICY_ACTIONS.filter((a) => can(a, reader))).toEqual(['read', 'flag_message']);
   });
 
   it('a rejected invite gives no rights; an accepted one makes a full member', () => {

@@ -1,6 +1,6 @@
 import type { ChannelTypeConfig } from '@parley/protocol';
 import type { Actor } from '../../platform/context.js';
-import type { MemberRow } from '../../platform/db.types.js';
+import type { MemberRow, UserRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
 import { isBanned } from '../users/users.service.js';
 
@@ -29,7 +29,13 @@ export type ChannelAction =
   | 'invite_members'
   | 'update_member_role'
   | 'ban_member'
-  | 'leave_channel';
+  | 'flag_message'
+  | 'leave_channel'
+  | 'pin_message'
+  | 'view_edit_history'
+  | 'send_poll'
+  | 'cast_poll_vote'
+  | 'close_any_poll';
 
 export interface PolicySubject {
   actor: Actor;
@@ -63,12 +69,24 @@ const RULES: Record<ChannelAction, readonly Who[]> = {
   invite_members: ['admin', 'owner', 'channel_moderator'],
   update_member_role: ['admin', 'owner'],
   ban_member: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  /** Report a message one can read to the moderation queue. */
+  flag_message: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member', 'public_reader'],
   leave_channel: ['member'],
+  /** Pin and unpin messages (Slack and Stream let members pin; guests may not). */
+  pin_message: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  /** See the earlier versions of anyone's edited messages (authors see their own: edit_own_message). */
+  view_edit_history: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  /** Send a message carrying a poll (the poll's creator sends it; guests may not). */
+  send_poll: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  /** Vote on, and suggest options for, a poll sent in the channel. */
+  cast_poll_vote: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
+  /** Close a poll someone else created (creators close their own). */
+  close_any_poll: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
 };
 
 /**
- * Actions a user banned from the app or the channel may still do. Leaving is not one of them: the
- * ban lives on the membership row, so leaving would lift it.
+ * Actions a user banned from the app or the channel may still do. Leaving is not one of them (a
+ * banned member stays listed as banned; the ban itself lives in `bans` and outlives membership).
  */
 const ALLOWED_WHEN_BANNED: ReadonlySet<ChannelAction> = new Set(['read']);
 
@@ -79,6 +97,8 @@ const GUEST_ACTIONS: ReadonlySet<ChannelAction> = new Set([
   'react',
   'edit_own_message',
   'delete_own_message',
+  'flag_message',
+  'cast_poll_vote',
   'leave_channel',
 ]);
 
@@ -159,3 +179,67 @@ export function authorize(action: ChannelAction, subject: PolicySubject): void {
 }
 
 export const POLICY_ACTIONS = Object.keys(RULES) as ChannelAction[];
+
+/**
+ * App-level actions (no channel involved). Moderator actions belong to app admins and app
+ * moderators (and server calls); the personal ones (mute, block, flag a user) to every user,
+ * except that a banned user may not report others.
+ */
+export type AppAction =
+  | 'mute'
+  | 'block'
+  | 'flag_user'
+  | 'ban_user'
+  | 'shadow_ban'
+  | 'query_bans'
+  | 'review_flags'
+  | 'manage_blocklists'
+  | 'read_audit_log';
+
+const APP_RULES: Record<AppAction, 'anyone' | 'not_banned' | 'moderators'> = {
+  mute: 'anyone',
+  block: 'anyone',
+  flag_user: 'not_banned',
+  ban_user: 'moderators',
+  shadow_ban: 'moderators',
+  query_bans: 'moderators',
+  review_flags: 'moderators',
+  manage_blocklists: 'moderators',
+  read_audit_log: 'moderators',
+};
+
+export function canApp(action: AppAction, actor: Actor): boolean {
+  if (actor.kind === 'server') return true;
+  const rule = APP_RULES[action];
+  if (rule === 'anyone') return true;
+  if (isBanned(actor.user)) return false;
+  if (rule === 'not_banned') return true;
+  return actor.user.role === 'admin' || actor.user.role === 'moderator';
+}
+
+export function authorizeApp(action: AppAction, actor: Actor): void {
+  if (canApp(action, actor)) return;
+  if (actor.kind === 'user' && isBanned(actor.user)) throw new AppError('USER_BANNED');
+  throw new AppError('FORBIDDEN', `only app moderators may ${action.replaceAll('_', ' ')}`, { action });
+}
+
+/**
+ * `authorizeApp(action)`, and the actor outranks the target user: an app moderator may not ban or
+ * shadow-ban an app admin or another app moderator; admins and server calls may act on anyone.
+ */
+export function authorizeAppOn(action: AppAction, actor: Actor, target: UserRow): void {
+  authorizeApp(action, actor);
+  if (actor.kind === 'server' || actor.user.role === 'admin') return;
+  if (target.role === 'admin' || target.role === 'moderator') {
+    throw new AppError(
+      'FORBIDDEN',
+      `an app moderator cannot ${action.replaceAll('_', ' ')} a ${target.role}`,
+      {
+        action,
+        user_id: target.id,
+      },
+    );
+  }
+}
+
+export const APP_POLICY_ACTIONS = Object.keys(APP_RULES) as AppAction[];

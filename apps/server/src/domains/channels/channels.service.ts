@@ -22,6 +22,7 @@ import { checkCustomSize } from '../../platform/limits.js';
 import { channelTypesRepository } from '../channel-types/channel-types.repository.js';
 import type { ChannelTypesService } from '../channel-types/channel-types.service.js';
 import { membersRepository } from '../members/members.repository.js';
+import { moderationRepository } from '../moderation/moderation.repository.js';
 import { usersRepository } from '../users/users.repository.js';
 import { applySetUnset, isBanned } from '../users/users.service.js';
 import { authorize, type ChannelAction } from './channels.policy.js';
@@ -59,6 +60,8 @@ export function toMemberDto(row: MemberRow): Member {
     banned: row.banned,
     last_read_seq: row.last_read_seq,
     last_read_at: iso(row.last_read_at),
+    last_delivered_seq: row.last_delivered_seq,
+    last_delivered_at: iso(row.last_delivered_at),
     hidden: row.hidden,
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
@@ -337,6 +340,13 @@ export class ChannelsService {
       authorize(onlyFreeze ? 'freeze_channel' : 'update_channel', subjectOf(ctx, access));
       if (patch.custom) checkCustomSize(ctx.app, patch.custom, 'custom');
       const row = await channelsRepository.update(tx, ctx.app.id, cid, patch);
+      if (row!.frozen !== access.channel.frozen) {
+        await moderationRepository.audit(tx, ctx.app.id, {
+          action: row!.frozen ? 'channel_frozen' : 'channel_unfrozen',
+          actor_id: access.userId ?? null,
+          cid,
+        });
+      }
       events.record('channel.updated', { cid, channel: toChannelDto(row!) });
       return { row: row!, userId: access.userId };
     });

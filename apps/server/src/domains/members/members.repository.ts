@@ -17,6 +17,16 @@ export interface MemberPatch {
   invite_rejected_at?: Date | null;
 }
 
+/**
+ * Whether the member is banned from the channel: a ban in `bans` that has not expired (migration
+ * 0011). The stored members.banned column is not read: a ban outlives membership, so it lives in
+ * `bans`, and every member read computes `banned` from there.
+ */
+const channelBanned = sql<boolean>`exists (select 1 from bans b where b.app_id = members.app_id and b.cid = members.cid and b.user_id = members.user_id and (b.expires_at is null or b.expires_at > now()))`;
+
+type WithBan = MemberRow & { channel_banned: boolean };
+const withBan = ({ channel_banned, ...row }: WithBan): MemberRow => ({ ...row, banned: channel_banned });
+
 export const membersRepository = {
   /** Adds members that are not there yet; returns only the rows it created. */
   insertMany(db: Executor, appId: string, cid: string, members: NewMember[]): Promise<MemberRow[]> {
@@ -36,23 +46,28 @@ export const membersRepository = {
       )
       .onConflict((oc) => oc.columns(['app_id', 'cid', 'user_id']).doNothing())
       .returningAll()
-      .execute();
+      .returning(channelBanned.as('channel_banned'))
+      .execute()
+      .then((rows) => rows.map(withBan));
   },
 
-  find(db: Executor, appId: string, cid: string, userId: string) {
-    return db
+  async find(db: Executor, appId: string, cid: string, userId: string): Promise<MemberRow | undefined> {
+    const row = await db
       .selectFrom('members')
       .selectAll()
+      .select(channelBanned.as('channel_banned'))
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
       .where('user_id', '=', userId)
       .executeTakeFirst();
+    return row && withBan(row);
   },
 
-  list(db: Executor, appId: string, cid: string, limit: number, offset = 0) {
-    return db
+  async list(db: Executor, appId: string, cid: string, limit: number, offset = 0): Promise<MemberRow[]> {
+    const rows = await db
       .selectFrom('members')
       .selectAll()
+      .select(channelBanned.as('channel_banned'))
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
       .orderBy('created_at')
@@ -60,6 +75,7 @@ export const membersRepository = {
       .limit(limit)
       .offset(offset)
       .execute();
+    return rows.map(withBan);
   },
 
   /** The first `limit` members of each channel, in one query (no N+1 in QueryChannels). */
@@ -69,34 +85,45 @@ export const membersRepository = {
       .selectFrom('members')
       .selectAll()
       .select(sql<number>`row_number() over (partition by cid order by created_at, user_id)`.as('rank'))
+      .select(channelBanned.as('channel_banned'))
       .where('app_id', '=', appId)
       .where('cid', 'in', cids)
       .as('ranked');
     const rows = await db.selectFrom(ranked).selectAll().where('rank', '<=', limit).execute();
-    return rows.map(({ rank: _rank, ...row }) => row as MemberRow);
+    return rows.map(({ rank: _rank, ...row }) => withBan(row as WithBan));
   },
 
   /** The viewer's own membership in each of these channels, in one query. */
-  findForUser(db: Executor, appId: string, userId: string, cids: string[]) {
-    if (cids.length === 0) return Promise.resolve([] as MemberRow[]);
-    return db
+  async findForUser(db: Executor, appId: string, userId: string, cids: string[]): Promise<MemberRow[]> {
+    if (cids.length === 0) return [];
+    const rows = await db
       .selectFrom('members')
       .selectAll()
+      .select(channelBanned.as('channel_banned'))
       .where('app_id', '=', appId)
       .where('user_id', '=', userId)
       .where('cid', 'in', cids)
       .execute();
+    return rows.map(withBan);
   },
 
-  update(db: Executor, appId: string, cid: string, userId: string, patch: MemberPatch) {
-    return db
+  async update(
+    db: Executor,
+    appId: string,
+    cid: string,
+    userId: string,
+    patch: MemberPatch,
+  ): Promise<MemberRow | undefined> {
+    const row = await db
       .updateTable('members')
       .set({ ...patch, updated_at: new Date() })
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
       .where('user_id', '=', userId)
       .returningAll()
+      .returning(channelBanned.as('channel_banned'))
       .executeTakeFirst();
+    return row && withBan(row);
   },
 
   /** A new message makes a hidden channel visible again for every member who hid it. */

@@ -6,6 +6,8 @@ import { type EventBus, inTransaction } from '../../platform/events.js';
 import { authorize, authorizeOn } from '../channels/channels.policy.js';
 import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelsService, subjectOf, toMemberDto } from '../channels/channels.service.js';
+import { toBanDto } from '../moderation/moderation.dto.js';
+import { moderationRepository } from '../moderation/moderation.repository.js';
 import { usersRepository } from '../users/users.repository.js';
 import { membersRepository } from './members.repository.js';
 
@@ -142,6 +144,29 @@ export class MembersService {
       if (patch.role !== undefined) authorizeOn('update_member_role', subjectOf(ctx, access), target);
       if (patch.banned !== undefined) authorizeOn('ban_member', subjectOf(ctx, access), target);
       if (!target) throw new AppError('MEMBER_NOT_FOUND', undefined, { field: 'user_id' });
+      // The ban itself lives in `bans` (it outlives membership): same record as POST /moderation/ban.
+      if (patch.banned !== undefined && patch.banned !== target.banned) {
+        const actorId = access.userId ?? null;
+        if (patch.banned) {
+          const ban = await moderationRepository.putBan(tx, ctx.app.id, {
+            user_id: targetUserId,
+            cid,
+            reason: null,
+            banned_by: actorId,
+            expires_at: null,
+          });
+          events.record('member.banned', { cid, user_id: targetUserId, ban: toBanDto(ban) });
+        } else {
+          await moderationRepository.deleteBan(tx, ctx.app.id, targetUserId, cid);
+          events.record('member.unbanned', { cid, user_id: targetUserId });
+        }
+        await moderationRepository.audit(tx, ctx.app.id, {
+          action: patch.banned ? 'ban' : 'unban',
+          actor_id: actorId,
+          target_user_id: targetUserId,
+          cid,
+        });
+      }
       const row = await membersRepository.update(tx, ctx.app.id, cid, targetUserId, patch);
       if (!row) throw new AppError('MEMBER_NOT_FOUND', undefined, { field: 'user_id' });
       const dto = toMemberDto(row);

@@ -1,12 +1,14 @@
 import {
   type Attachment,
   type Message,
+  type Poll,
   QUOTE_EXCERPT_LENGTH,
   type QuotedMessage,
   type Reaction,
 } from '@parley/protocol';
 import type { Executor } from '../../platform/db.js';
 import type { MessageRow, ReactionRow } from '../../platform/db.types.js';
+import { pollsOfMessages } from '../polls/polls.dto.js';
 import { reactionsRepository } from '../reactions/reactions.repository.js';
 import { messagesRepository, type QuotedRow } from './messages.repository.js';
 
@@ -28,6 +30,8 @@ export interface MessageExtras {
   quoted?: QuotedMessage | null;
   own?: Reaction[];
   latest?: Reaction[];
+  /** The poll the message carries (domains/polls). */
+  poll?: Poll | null;
 }
 
 export function toMessageDto(row: MessageRow, extras: MessageExtras = {}): Message {
@@ -59,6 +63,35 @@ export function toMessageDto(row: MessageRow, extras: MessageExtras = {}): Messa
     reaction_scores: row.reaction_scores,
     own_reactions: extras.own ?? [],
     latest_reactions: extras.latest ?? [],
+    ...pinFields(row),
+    poll_id: row.poll_id,
+    poll: row.poll_id && !row.deleted_at ? (extras.poll ?? null) : null,
+  };
+}
+
+/** A pin counts until its pin_expires_at (expired pins read as not pinned, without a sweep job). */
+export function pinFields(
+  row: Pick<MessageRow, 'pinned_at' | 'pinned_by' | 'pin_expires_at'>,
+  now = Date.now(),
+) {
+  const live = row.pinned_at !== null && (row.pin_expires_at === null || row.pin_expires_at.getTime() > now);
+  return {
+    pinned: live,
+    pinned_at: live ? iso(row.pinned_at) : null,
+    pinned_by: live ? row.pinned_by : null,
+    pin_expires_at: live ? iso(row.pin_expires_at) : null,
+  };
+}
+
+/**
+ * A message as events carry it to everyone: without the viewer-specific parts (own reactions, own
+ * poll votes: in an anonymous poll those would tell everyone how the viewer voted).
+ */
+export function forEveryone(message: Message): Message {
+  return {
+    ...message,
+    own_reactions: [],
+    ...(message.poll ? { poll: { ...message.poll, own_votes: [] } } : {}),
   };
 }
 
@@ -88,11 +121,12 @@ export async function enrich(
 ): Promise<Message[]> {
   const quotedIds = [...new Set(rows.flatMap((r) => (r.reply_to_id ? [r.reply_to_id] : [])))];
   const reactedIds = rows.filter(hasReactions).map((r) => r.id);
-  const [quotedRows, reactions] = await Promise.all([
+  const [quotedRows, reactions, polls] = await Promise.all([
     quotedIds.length ? messagesRepository.quoted(db, appId, quotedIds) : Promise.resolve([]),
     reactedIds.length
       ? reactionsRepository.forMessages(db, appId, reactedIds, viewerId)
       : Promise.resolve({ latest: [], own: [] }),
+    pollsOfMessages(db, appId, rows, viewerId),
   ]);
   const quotedById = new Map(quotedRows.map((q) => [q.id, q]));
   const group = (list: ReactionRow[]) => {
@@ -111,6 +145,7 @@ export async function enrich(
       quoted: row.reply_to_id ? quotedOf(row.reply_to_id, quotedById.get(row.reply_to_id)) : null,
       latest: latest.get(row.id) ?? [],
       own: own.get(row.id) ?? [],
+      poll: row.poll_id ? (polls.get(row.poll_id) ?? null) : null,
     }),
   );
 }

@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
 import type { MessageRow } from '../../platform/db.types.js';
+import { messageColumns } from './message-columns.js';
 
 export interface NewMessageRow {
   id: string;
@@ -18,6 +19,10 @@ export interface NewMessageRow {
   parent_id: string | null;
   reply_to_id: string | null;
   show_in_channel: boolean;
+  /** The author is shadow-banned: visible to the author alone (migration 0010). */
+  shadowed?: boolean;
+  /** The poll the message carries (migration 0014). */
+  poll_id?: string | null;
   created_at: Date;
 }
 
@@ -51,6 +56,11 @@ export interface MessageWindow {
   afterSeq: number;
   /** Only messages created after this (channel truncation). */
   after: Date | null;
+  /**
+   * The reader: others' shadowed messages and messages of users the reader blocked are left out.
+   * Undefined (server calls acting as nobody) shows everything.
+   */
+  viewerId?: string | undefined;
 }
 
 export const messagesRepository = {
@@ -66,14 +76,14 @@ export const messagesRepository = {
         updated_at: m.created_at,
       })
       .onConflict((oc) => oc.doNothing())
-      .returningAll()
+      .returning(messageColumns)
       .executeTakeFirst();
   },
 
   find(db: Executor, appId: string, id: string) {
     return db
       .selectFrom('messages')
-      .selectAll()
+      .select(messageColumns)
       .where('app_id', '=', appId)
       .where('id', '=', id)
       .executeTakeFirst();
@@ -81,14 +91,19 @@ export const messagesRepository = {
 
   /** Several messages by id (any channel of the app); callers check the channel. */
   findMany(db: Executor, appId: string, ids: string[]) {
-    return db.selectFrom('messages').selectAll().where('app_id', '=', appId).where('id', 'in', ids).execute();
+    return db
+      .selectFrom('messages')
+      .select(messageColumns)
+      .where('app_id', '=', appId)
+      .where('id', 'in', ids)
+      .execute();
   },
 
   /** Locks the message row until the transaction ends (reactions on one message take turns). */
   findForUpdate(db: Executor, appId: string, id: string) {
     return db
       .selectFrom('messages')
-      .selectAll()
+      .select(messageColumns)
       .where('app_id', '=', appId)
       .where('id', '=', id)
       .forUpdate()
@@ -120,7 +135,7 @@ export const messagesRepository = {
       })
       .where('app_id', '=', appId)
       .where('id', '=', parentId)
-      .returningAll()
+      .returning(messageColumns)
       .executeTakeFirstOrThrow();
   },
 
@@ -138,7 +153,7 @@ export const messagesRepository = {
       })
       .where('app_id', '=', appId)
       .where('id', '=', parentId)
-      .returningAll()
+      .returning(messageColumns)
       .executeTakeFirst();
   },
 
@@ -168,6 +183,7 @@ export const messagesRepository = {
       .where('seq', '>', afterSeq)
       .where('deleted_at', 'is', null)
       .where('user_id', '<>', userId)
+      .where('shadowed', '=', false)
       .executeTakeFirstOrThrow();
     return row.n;
   },
@@ -175,7 +191,7 @@ export const messagesRepository = {
   findByClientId(db: Executor, appId: string, cid: string, userId: string, clientMsgId: string) {
     return db
       .selectFrom('messages')
-      .selectAll()
+      .select(messageColumns)
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
       .where('user_id', '=', userId)
@@ -216,7 +232,7 @@ export const messagesRepository = {
   ): Promise<MessageRow[]> {
     let q = db
       .selectFrom('messages')
-      .selectAll()
+      .select(messageColumns)
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
       .where('seq', '>', window.afterSeq);
@@ -225,6 +241,14 @@ export const messagesRepository = {
       ? q.where('parent_id', '=', parentId)
       : q.where((eb) => eb.or([eb('parent_id', 'is', null), eb('show_in_channel', '=', true)]));
     if (window.after) q = q.where('created_at', '>', window.after);
+    const viewer = window.viewerId;
+    if (viewer !== undefined) {
+      q = q
+        .where((eb) => eb.or([eb('shadowed', '=', false), eb('user_id', '=', viewer)]))
+        .where(
+          sql<boolean>`not exists (select 1 from blocks b where b.app_id = ${appId} and b.user_id = ${viewer} and b.target_id = messages.user_id)`,
+        );
+    }
     if (opts.seq !== null) {
       const op = opts.direction === 'before' ? (opts.inclusive ? '<=' : '<') : opts.inclusive ? '>=' : '>';
       q = q.where('seq', op, opts.seq);
@@ -242,7 +266,7 @@ export const messagesRepository = {
       .set({ ...patch, updated_at: nextUpdatedAt })
       .where('app_id', '=', appId)
       .where('id', '=', id)
-      .returningAll()
+      .returning(messageColumns)
       .executeTakeFirst();
   },
 

@@ -7,6 +7,7 @@ import {
   ListMessagesQuery,
   ListThreadsQuery,
   MarkThreadReadBody,
+  MessageEditsResponse,
   MessageParams,
   MessageResponse,
   MessagesResponse,
@@ -42,11 +43,21 @@ export const messagesRoutes =
           tags,
           params: ChannelParams,
           body: SendMessageBody,
-          response: { 200: MessageResponse, 201: MessageResponse, ...errors },
+          // 409: a poll sent twice; 502/503/504: a slash command's handler (or GIPHY) failed.
+          response: {
+            200: MessageResponse,
+            201: MessageResponse,
+            ...errors,
+            409: ErrorResponse,
+            502: ErrorResponse,
+            503: ErrorResponse,
+            504: ErrorResponse,
+          },
         },
       },
       async (req, reply) => {
-        const { message, created } = await services.messages.send(req.ctx, cidOf(req.params), req.body);
+        // A text starting with /command runs the command (domains/commands); anything else is sent.
+        const { message, created } = await services.commands.send(req.ctx, cidOf(req.params), req.body);
         reply.status(created ? 201 : 200);
         return { message };
       },
@@ -77,6 +88,21 @@ export const messagesRoutes =
       },
       async (req) => ({
         message: await services.messages.get(req.ctx, req.params.message_id, req.query.user_id),
+      }),
+    );
+    app.get(
+      '/messages/:message_id/edits',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: MessageParams,
+          querystring: ActingUserQuery,
+          response: { 200: MessageEditsResponse, ...errors },
+        },
+      },
+      async (req) => ({
+        edits: await services.messages.edits(req.ctx, req.params.message_id, req.query.user_id),
       }),
     );
     app.get(

@@ -1,7 +1,13 @@
-import type { ListMessagesQuery, Message, SendMessageBody, UpdateMessageBody } from '@parley/protocol';
+import type {
+  ListMessagesQuery,
+  Message,
+  MessageEdit,
+  SendMessageBody,
+  UpdateMessageBody,
+} from '@parley/protocol';
 import type { z } from 'zod';
 import { actingUserId, optionalActingUserId, type RequestContext } from '../../platform/context.js';
-import type { Db, Executor } from '../../platform/db.js';
+import type { Db, Executor, Tx } from '../../platform/db.js';
 import type { MessageRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
 import { type EventBus, inTransaction, type PendingEvents } from '../../platform/events.js';
@@ -11,9 +17,15 @@ import { authorize, can } from '../channels/channels.policy.js';
 import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelAccess, type ChannelsService, subjectOf } from '../channels/channels.service.js';
 import { membersRepository } from '../members/members.repository.js';
+import { flagFromBlocklists, screenText } from '../moderation/blocklists.js';
+import { moderationRepository } from '../moderation/moderation.repository.js';
+import { attachPoll, preparePollForSending } from '../polls/polls.service.js';
 import { reactionsRepository } from '../reactions/reactions.repository.js';
+import { usersRepository } from '../users/users.repository.js';
+import { BeforeSendHookService } from '../webhooks/before-send.service.js';
 import { MAX_MENTIONS, parseMentions } from './mentions.js';
-import { enrich, enrichOne, quotedOf, toMessageDto } from './messages.dto.js';
+import { messageEditsRepository } from './message-edits.repository.js';
+import { enrich, enrichOne, forEveryone, quotedOf, toMessageDto } from './messages.dto.js';
 import { type MessageWindow, messagesRepository } from './messages.repository.js';
 import { type FlagRow, MessageFlag, userMessagesRepository } from './user-messages.repository.js';
 
@@ -54,6 +66,8 @@ export class MessagesService {
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly channels: ChannelsService,
+    /** The app's before-message-send hook (domains/webhooks/before-send.service.ts). */
+    private readonly beforeSend?: BeforeSendHookService,
   ) {}
 
   /**
@@ -84,18 +98,34 @@ export class MessagesService {
         return { message: await enrichOne(this.db, ctx.app.id, existing, userId), created: false };
       }
     }
+    if (this.beforeSend && BeforeSendHookService.hookOf(ctx)) {
+      // The app's hook sees only messages the sender may send; it runs outside the transaction
+      // (no lock is held while the endpoint answers), and its rewrite goes through every check below.
+      await this.channels.access(this.db, ctx, cid, 'send', userId);
+      body = (await this.beforeSend.run(ctx, cid, userId, body)).body;
+      if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
+    }
     try {
       const message = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
         const access = await this.channels.access(tx, ctx, cid, 'send', userId);
         const { parent, quoted } = await this.checkSendRules(tx, ctx, access, userId, body);
-        const mentions = await this.resolveMentions(
+        const poll = body.poll_id
+          ? await preparePollForSending(tx, ctx, access, userId, body.poll_id)
+          : undefined;
+        // Moderation: DMs from a blocked user are refused; blocklists block, mask or flag words;
+        // a shadow-banned author's message is visible to them alone (no mentions, no thread counts).
+        if (access.channel.distinct_key !== null) await this.refuseIfBlocked(tx, ctx.app.id, cid, userId);
+        const screened = await screenText(tx, ctx.app, access.config, body.text);
+        const shadowed = await this.isShadowBanned(tx, ctx, userId);
+        const resolved = await this.resolveMentions(
           tx,
           ctx,
           access,
           userId,
-          body.text,
+          screened.text,
           body.mentioned_user_ids,
         );
+        const mentions = shadowed ? { ...resolved, targets: [] } : resolved;
         const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date());
         const now = next.created_at;
         const inserted = await messagesRepository.insert(tx, ctx.app.id, {
@@ -105,7 +135,7 @@ export class MessagesService {
           user_id: userId,
           client_msg_id: body.client_msg_id ?? null,
           type: body.parent_id ? 'reply' : 'regular',
-          text: body.text,
+          text: screened.text,
           custom: body.custom ?? {},
           attachments: body.attachments,
           mentioned_user_ids: mentions.explicit,
@@ -114,9 +144,12 @@ export class MessagesService {
           parent_id: body.parent_id ?? null,
           reply_to_id: body.reply_to_id ?? null,
           show_in_channel: body.parent_id ? body.show_in_channel : false,
+          poll_id: poll?.id ?? null,
           created_at: now,
+          shadowed,
         });
         if (!inserted) throw new DuplicateSend();
+        const pollDto = poll ? await attachPoll(tx, ctx.app.id, poll, inserted) : undefined;
         await membersRepository.unhideAll(tx, ctx.app.id, cid);
 
         const flags: FlagRow[] = mentions.targets.map((user_id) => ({
@@ -127,7 +160,7 @@ export class MessagesService {
           flags: MessageFlag.MENTIONED,
         }));
         let threadParent: Message | undefined;
-        if (parent) {
+        if (parent && !shadowed) {
           const updated = await messagesRepository.addReply(tx, ctx.app.id, parent.id, userId, now);
           await userMessagesRepository.markThreadRead(tx, ctx.app.id, userId, parent.id, inserted.seq, now);
           for (const user_id of new Set([parent.user_id, userId])) {
@@ -143,13 +176,19 @@ export class MessagesService {
         }
         await userMessagesRepository.addFlags(tx, ctx.app.id, flags);
 
-        const dto = toMessageDto(inserted, { quoted: quoted ? quotedOf(quoted.id, quoted) : null });
+        const dto = toMessageDto(inserted, {
+          quoted: quoted ? quotedOf(quoted.id, quoted) : null,
+          poll: pollDto ?? null,
+        });
         events.record('message.new', {
           cid,
           message: dto,
           ...(threadParent ? { thread_parent: threadParent } : {}),
+          ...(shadowed ? { shadowed: true as const } : {}),
         });
         recordMentions(events, cid, mentions.targets, dto);
+        if (screened.flaggedBy.length > 0)
+          await flagFromBlocklists(tx, events, ctx.app.id, inserted, screened.flaggedBy);
         return dto;
       });
       return { message, created: true };
@@ -166,6 +205,18 @@ export class MessagesService {
     }
   }
 
+  /** A DM (distinct channel) whose other member blocked the sender is refused. */
+  private async refuseIfBlocked(tx: Executor, appId: string, cid: string, senderId: string) {
+    const blocker = await moderationRepository.blockedByMemberOf(tx, appId, cid, senderId);
+    if (blocker) throw new AppError('BLOCKED_BY_USER', undefined, { field: 'cid', cid });
+  }
+
+  /** The author's shadow ban: from the loaded user for users, one lookup for server calls. */
+  private async isShadowBanned(tx: Executor, ctx: RequestContext, userId: string): Promise<boolean> {
+    if (ctx.actor.kind === 'user' && ctx.actor.user.id === userId) return ctx.actor.user.shadow_banned;
+    return (await usersRepository.find(tx, ctx.app.id, userId))?.shadow_banned === true;
+  }
+
   private async checkSendRules(
     tx: Executor,
     ctx: RequestContext,
@@ -177,7 +228,7 @@ export class MessagesService {
     const subject = subjectOf(ctx, access);
     if (channel.frozen && !can('send_when_frozen', subject)) throw new AppError('CHANNEL_FROZEN');
     checkLength(body.text, config.max_message_length);
-    if (body.text.trim() === '' && body.attachments.length === 0)
+    if (body.text.trim() === '' && body.attachments.length === 0 && !body.poll_id)
       throw new AppError('MESSAGE_EMPTY', undefined, { field: 'text' });
     const slowMode = channel.slow_mode_seconds ?? config.slow_mode_seconds;
     if (slowMode > 0 && !can('skip_slow_mode', subject)) {
@@ -205,7 +256,8 @@ export class MessagesService {
     const found = await messagesRepository.findMany(tx, ctx.app.id, [...new Set(ids)]);
     const target = (id: string, field: string) => {
       const row = found.find((m) => m.id === id);
-      if (!row || row.cid !== channel.cid) {
+      // Others' shadowed messages do not exist for the sender.
+      if (!row || row.cid !== channel.cid || (row.shadowed && row.user_id !== userId)) {
         throw new AppError('MESSAGE_NOT_FOUND', `message ${id} does not exist in this channel`, { field });
       }
       if (row.deleted_at) throw new AppError('MESSAGE_DELETED', `message ${id} was deleted`, { field });
@@ -274,6 +326,7 @@ export class MessagesService {
       'read',
       optionalActingUserId(ctx, userId),
     );
+    if (!visibleTo(row, access.userId)) throw new AppError('MESSAGE_NOT_FOUND');
     return enrichOne(this.db, ctx.app.id, row, access.userId);
   }
 
@@ -314,6 +367,7 @@ export class MessagesService {
     const window: MessageWindow = {
       afterSeq: access.membership?.cleared_seq ?? 0,
       after: access.channel.truncated_at,
+      viewerId: access.userId,
     };
     const seqOf = async (id: string, field: string) => {
       const target = await messagesRepository.find(this.db, ctx.app.id, id);
@@ -361,7 +415,9 @@ export class MessagesService {
       authorize(own ? 'edit_own_message' : 'edit_any_message', subjectOf(ctx, access));
       if (current.deleted_at) throw new AppError('MESSAGE_DELETED');
       if (body.text !== undefined) checkLength(body.text, access.config.max_message_length);
-      const text = body.text ?? current.text;
+      const screened =
+        body.text !== undefined ? await screenText(tx, ctx.app, access.config, body.text) : undefined;
+      const text = screened?.text ?? current.text;
       const attachments = body.attachments ?? (current.attachments as unknown[]);
       if (text.trim() === '' && attachments.length === 0)
         throw new AppError('MESSAGE_EMPTY', undefined, { field: 'text' });
@@ -370,6 +426,21 @@ export class MessagesService {
       const mentions = remention
         ? await this.resolveMentions(tx, ctx, access, current.user_id, text, body.mentioned_user_ids ?? [])
         : undefined;
+      if (mentions && current.shadowed) mentions.targets = [];
+      const now = new Date();
+      if (text !== current.text || JSON.stringify(attachments) !== JSON.stringify(current.attachments)) {
+        // Edit history: the replaced version, who replaced it and when (GET /messages/:id/edits).
+        await messageEditsRepository.insert(tx, ctx.app.id, {
+          id: uuidv7(now.getTime()),
+          message_id: id,
+          cid: current.cid,
+          edited_by: userId ?? null,
+          text: current.text,
+          attachments: current.attachments as unknown[],
+          version_created_at: current.edited_at ?? current.created_at,
+          edited_at: now,
+        });
+      }
       const row = await messagesRepository.update(tx, ctx.app.id, id, {
         text,
         attachments: JSON.stringify(attachments),
@@ -381,7 +452,7 @@ export class MessagesService {
               mentioned_here: mentions.here,
             }
           : {}),
-        edited_at: new Date(),
+        edited_at: now,
       });
       let newlyMentioned: string[] = [];
       if (mentions) {
@@ -402,9 +473,15 @@ export class MessagesService {
         );
       }
       const dto = await enrichOne(tx, ctx.app.id, row!, access.userId);
-      const broadcast = { ...dto, own_reactions: [] };
-      events.record('message.updated', { cid: current.cid, message: broadcast });
+      const broadcast = forEveryone(dto);
+      events.record('message.updated', {
+        cid: current.cid,
+        message: broadcast,
+        ...(current.shadowed ? { shadowed: true as const } : {}),
+      });
       recordMentions(events, current.cid, newlyMentioned, broadcast);
+      if (screened && screened.flaggedBy.length > 0)
+        await flagFromBlocklists(tx, events, ctx.app.id, current, screened.flaggedBy);
       return dto;
     });
   }
@@ -417,50 +494,102 @@ export class MessagesService {
    */
   async delete(ctx: RequestContext, id: string, hard: boolean, requestedUserId?: string): Promise<Message> {
     const userId = optionalActingUserId(ctx, requestedUserId);
-    return inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
-      // Locked, so two deletes of one reply cannot both take it off the parent's count.
-      const current = await messagesRepository.findForUpdate(tx, ctx.app.id, id);
-      if (!current) throw new AppError('MESSAGE_NOT_FOUND');
-      const access = await this.channels.access(tx, ctx, current.cid, 'read', userId);
-      const subject = subjectOf(ctx, access);
-      authorize(userId === current.user_id ? 'delete_own_message' : 'delete_any_message', subject);
-      let dto: Message;
-      if (hard) {
-        authorize('hard_delete_message', subject);
-        await messagesRepository.delete(tx, ctx.app.id, id);
-        dto = await enrichOne(tx, ctx.app.id, current, undefined);
-      } else {
-        if (Object.keys(current.reaction_counts).length > 0)
-          await reactionsRepository.deleteAllForMessage(tx, ctx.app.id, id);
-        const row = await messagesRepository.update(tx, ctx.app.id, id, {
-          type: 'deleted',
-          text: '',
-          attachments: '[]',
-          custom: '{}',
-          mentioned_user_ids: [],
-          mentioned_channel: false,
-          mentioned_here: false,
-          reaction_counts: '{}',
-          reaction_scores: '{}',
-          deleted_at: current.deleted_at ?? new Date(),
-        });
-        if (current.mentioned_user_ids.length > 0 || current.mentioned_channel || current.mentioned_here)
-          await userMessagesRepository.clearFlag(tx, ctx.app.id, id, MessageFlag.MENTIONED);
-        dto = await enrichOne(tx, ctx.app.id, row!, undefined);
-      }
-      let threadParent: Message | undefined;
-      if (current.parent_id && !current.deleted_at) {
-        const parent = await messagesRepository.removeReply(tx, ctx.app.id, current.parent_id);
-        if (parent) threadParent = await enrichOne(tx, ctx.app.id, parent, undefined);
-      }
-      events.record('message.deleted', {
-        cid: current.cid,
-        message: dto,
-        hard,
-        ...(threadParent ? { thread_parent: threadParent } : {}),
+    return inTransaction(this.db, this.bus, ctx.app.id, (tx, events) =>
+      this.deleteWithin(tx, events, ctx, id, hard, userId),
+    );
+  }
+
+  /**
+   * The delete itself, inside a caller's transaction (the moderation queue removes messages with
+   * it). Removing someone else's message is a moderator action: it is written to the audit log.
+   */
+  async deleteWithin(
+    tx: Tx,
+    events: PendingEvents,
+    ctx: RequestContext,
+    id: string,
+    hard: boolean,
+    userId: string | undefined,
+  ): Promise<Message> {
+    // Locked, so two deletes of one reply cannot both take it off the parent's count.
+    const current = await messagesRepository.findForUpdate(tx, ctx.app.id, id);
+    if (!current) throw new AppError('MESSAGE_NOT_FOUND');
+    const access = await this.channels.access(tx, ctx, current.cid, 'read', userId);
+    const subject = subjectOf(ctx, access);
+    authorize(userId === current.user_id ? 'delete_own_message' : 'delete_any_message', subject);
+    let dto: Message;
+    if (hard) {
+      authorize('hard_delete_message', subject);
+      await messagesRepository.delete(tx, ctx.app.id, id);
+      dto = await enrichOne(tx, ctx.app.id, current, undefined);
+    } else {
+      if (Object.keys(current.reaction_counts).length > 0)
+        await reactionsRepository.deleteAllForMessage(tx, ctx.app.id, id);
+      const row = await messagesRepository.update(tx, ctx.app.id, id, {
+        type: 'deleted',
+        text: '',
+        attachments: '[]',
+        custom: '{}',
+        mentioned_user_ids: [],
+        mentioned_channel: false,
+        mentioned_here: false,
+        reaction_counts: '{}',
+        reaction_scores: '{}',
+        deleted_at: current.deleted_at ?? new Date(),
       });
-      return dto;
+      if (current.mentioned_user_ids.length > 0 || current.mentioned_channel || current.mentioned_here)
+        await userMessagesRepository.clearFlag(tx, ctx.app.id, id, MessageFlag.MENTIONED);
+      dto = await enrichOne(tx, ctx.app.id, row!, undefined);
+    }
+    let threadParent: Message | undefined;
+    // A shadowed reply never counted on its parent.
+    if (current.parent_id && !current.deleted_at && !current.shadowed) {
+      const parent = await messagesRepository.removeReply(tx, ctx.app.id, current.parent_id);
+      if (parent) threadParent = await enrichOne(tx, ctx.app.id, parent, undefined);
+    }
+    if (userId !== current.user_id) {
+      await moderationRepository.audit(tx, ctx.app.id, {
+        action: 'message_removed',
+        actor_id: userId ?? null,
+        target_user_id: current.user_id,
+        cid: current.cid,
+        message_id: current.id,
+        details: { hard },
+      });
+    }
+    events.record('message.deleted', {
+      cid: current.cid,
+      message: dto,
+      hard,
+      ...(threadParent ? { thread_parent: threadParent } : {}),
+      ...(current.shadowed ? { shadowed: true as const } : {}),
     });
+    return dto;
+  }
+
+  /**
+   * A message's edit history, oldest first: each entry holds the text the message had before
+   * that edit. Moderators, owners and admins see any message's history (view_edit_history); an
+   * author sees their own while they may still edit it. A hard delete removes the history; a soft
+   * delete keeps it for moderators.
+   */
+  async edits(ctx: RequestContext, id: string, requestedUserId?: string): Promise<MessageEdit[]> {
+    const userId = optionalActingUserId(ctx, requestedUserId);
+    const row = await this.findRow(ctx, id);
+    const access = await this.channels.access(this.db, ctx, row.cid, 'read', userId);
+    const subject = subjectOf(ctx, access);
+    const own = userId !== undefined && userId === row.user_id && !row.deleted_at;
+    if (!(own && can('edit_own_message', subject))) authorize('view_edit_history', subject);
+    const rows = await messageEditsRepository.list(this.db, ctx.app.id, id);
+    return rows.map((e) => ({
+      id: e.id,
+      message_id: e.message_id,
+      edited_by: e.edited_by,
+      text: e.text,
+      attachments: e.attachments as MessageEdit['attachments'],
+      version_created_at: e.version_created_at.toISOString(),
+      edited_at: e.edited_at.toISOString(),
+    }));
   }
 
   private async findRow(ctx: RequestContext, id: string): Promise<MessageRow> {
@@ -473,4 +602,9 @@ export class MessagesService {
 /** One notification.mention per mentioned user, to their own channel. */
 function recordMentions(events: PendingEvents, cid: string, userIds: string[], message: Message) {
   for (const user_id of userIds) events.record('notification.mention', { cid, user_id, message });
+}
+
+/** Shadowed messages are visible to their author alone (and to server calls acting as nobody). */
+function visibleTo(row: MessageRow, viewerId: string | undefined): boolean {
+  return !row.shadowed || viewerId === undefined || row.user_id === viewerId;
 }

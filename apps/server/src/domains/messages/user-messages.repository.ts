@@ -1,9 +1,10 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
+import { qualifiedMessageColumns } from './message-columns.js';
 
 /**
  * Bits of `user_messages.flags` (the Zulip UserMessage pattern). A bit never changes meaning;
- * new flags take new bits. STARRED is reserved for starred/saved messages.
+ * new flags take new bits. STARRED marks starred/saved messages (domains/stars; starred_at set with it).
  */
 export const MessageFlag = {
   MENTIONED: 1,
@@ -85,7 +86,7 @@ export const userMessagesRepository = {
           .onRef('messages.app_id', '=', 'user_messages.app_id')
           .onRef('messages.id', '=', 'user_messages.message_id'),
       )
-      .selectAll('messages')
+      .select(qualifiedMessageColumns)
       .where('user_messages.app_id', '=', appId)
       .where('user_messages.user_id', '=', userId)
       .where(hasFlag(MessageFlag.MENTIONED))
@@ -148,14 +149,15 @@ export const userMessagesRepository = {
           .onRef('thread_reads.user_id', '=', 'user_messages.user_id')
           .onRef('thread_reads.parent_id', '=', 'user_messages.message_id'),
       )
-      .selectAll('messages')
+      .select(qualifiedMessageColumns)
       .select([
         sql<number>`coalesce(thread_reads.last_read_seq, 0)`.as('last_read_seq'),
         'thread_reads.last_read_at',
         sql<number>`(select count(*)::int from messages r
           where r.app_id = messages.app_id and r.parent_id = messages.id
             and r.seq > coalesce(thread_reads.last_read_seq, 0)
-            and r.deleted_at is null and r.user_id <> user_messages.user_id)`.as('unread_replies'),
+            and r.deleted_at is null and r.user_id <> user_messages.user_id
+            and not r.shadowed)`.as('unread_replies'),
       ])
       .where('user_messages.app_id', '=', appId)
       .where('user_messages.user_id', '=', userId)

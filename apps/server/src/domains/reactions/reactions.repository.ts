@@ -2,6 +2,7 @@ import { LATEST_REACTIONS_LIMIT } from '@parley/protocol';
 import { sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
 import type { MessageRow, ReactionRow } from '../../platform/db.types.js';
+import { messageColumns } from '../messages/message-columns.js';
 import { nextUpdatedAt } from '../messages/messages.repository.js';
 
 export interface ReactionCursor {
@@ -100,7 +101,7 @@ export const reactionsRepository = {
       })
       .where('app_id', '=', appId)
       .where('id', '=', messageId)
-      .returningAll()
+      .returning(messageColumns)
       .executeTakeFirstOrThrow();
   },
 

@@ -88,6 +88,7 @@ export class ReactionsService {
           user_id: userId,
           message: dto,
           reaction: toReactionDto(r),
+          ...(message.shadowed ? { shadowed: true as const } : {}),
         });
       }
       const reaction = toReactionDto(row);
@@ -96,6 +97,7 @@ export class ReactionsService {
         user_id: userId,
         message: dto,
         reaction,
+        ...(message.shadowed ? { shadowed: true as const } : {}),
       });
       return { message: await this.withOwn(tx, ctx, updated, dto, userId), reaction, created: inserted };
     });
@@ -116,7 +118,13 @@ export class ReactionsService {
       const updated = await reactionsRepository.refreshCounts(tx, ctx.app.id, messageId);
       const dto = await enrichOne(tx, ctx.app.id, updated, undefined);
       const reaction = toReactionDto(row);
-      events.record('reaction.deleted', { cid: message.cid, user_id: userId, message: dto, reaction });
+      events.record('reaction.deleted', {
+        cid: message.cid,
+        user_id: userId,
+        message: dto,
+        reaction,
+        ...(message.shadowed ? { shadowed: true as const } : {}),
+      });
       return { message: await this.withOwn(tx, ctx, updated, dto, userId), reaction };
     });
   }
@@ -128,8 +136,10 @@ export class ReactionsService {
     query: z.output<typeof ListReactionsQuery>,
   ): Promise<{ reactions: Reaction[]; next: string | null }> {
     const message = await messagesRepository.find(this.db, ctx.app.id, messageId);
-    if (!message) throw new AppError('MESSAGE_NOT_FOUND');
-    await this.channels.access(this.db, ctx, message.cid, 'read', optionalActingUserId(ctx, query.user_id));
+    const viewer = optionalActingUserId(ctx, query.user_id);
+    if (!message || (message.shadowed && viewer !== undefined && message.user_id !== viewer))
+      throw new AppError('MESSAGE_NOT_FOUND');
+    await this.channels.access(this.db, ctx, message.cid, 'read', viewer);
     const rows = await reactionsRepository.list(this.db, ctx.app.id, messageId, {
       ...(query.type ? { type: query.type } : {}),
       ...(query.next ? { cursor: decodeCursor(query.next) } : {}),
@@ -145,7 +155,8 @@ export class ReactionsService {
    */
   private async lockForReacting(tx: Tx, ctx: RequestContext, messageId: string, userId: string) {
     const message = await messagesRepository.findForUpdate(tx, ctx.app.id, messageId);
-    if (!message) throw new AppError('MESSAGE_NOT_FOUND');
+    // A shadowed message (shadow-banned author) exists for its author alone.
+    if (!message || (message.shadowed && message.user_id !== userId)) throw new AppError('MESSAGE_NOT_FOUND');
     const access = await this.channels.access(tx, ctx, message.cid, 'react', userId);
     if (!access.config.reactions) {
       throw new AppError('FORBIDDEN', 'reactions are off for this channel type', { action: 'react' });

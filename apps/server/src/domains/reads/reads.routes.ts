@@ -1,8 +1,14 @@
 import {
+  ActingUserQuery,
   ChannelParams,
   ErrorResponse,
   MarkAllReadBody,
+  MarkDeliveredBody,
+  MarkDeliveredResponse,
   MarkReadBody,
+  MarkUnreadBody,
+  MessageParams,
+  ReadByResponse,
   UnreadCounts,
   UnreadQuery,
 } from '@parley/protocol';
@@ -39,6 +45,44 @@ export const readsRoutes =
           messageId: req.body.message_id,
           userId: req.body.user_id,
         }),
+    );
+    app.post(
+      '/channels/:type/:id/unread',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: ChannelParams,
+          body: MarkUnreadBody,
+          response: { 200: UnreadCounts, ...errors },
+        },
+      },
+      async (req) =>
+        services.reads.markUnread(req.ctx, cidOf(req.params), {
+          messageId: req.body.message_id,
+          userId: req.body.user_id,
+        }),
+    );
+    app.post(
+      '/channels/delivered',
+      {
+        ...anyCaller,
+        schema: { tags, body: MarkDeliveredBody, response: { 200: MarkDeliveredResponse, ...errors } },
+      },
+      async (req) => services.reads.markDelivered(req.ctx, req.body),
+    );
+    app.get(
+      '/messages/:message_id/read-by',
+      {
+        ...anyCaller,
+        schema: {
+          tags,
+          params: MessageParams,
+          querystring: ActingUserQuery,
+          response: { 200: ReadByResponse, ...errors },
+        },
+      },
+      async (req) => services.reads.readBy(req.ctx, req.params.message_id, req.query.user_id),
     );
     app.post(
       '/channels/read',

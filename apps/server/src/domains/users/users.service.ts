@@ -1,12 +1,13 @@
 import { type QueryUsersBody, type User, UserInput, type UserRole } from '@parley/protocol';
 import type { z } from 'zod';
 import type { RequestContext } from '../../platform/context.js';
-import type { Db } from '../../platform/db.js';
+import type { Db, Tx } from '../../platform/db.js';
 import type { UserRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
 import { type EventBus, inTransaction } from '../../platform/events.js';
 import { compileFilter, compileSort, type FilterSpec } from '../../platform/filters.js';
 import { checkCustomSize } from '../../platform/limits.js';
+import { moderationRepository } from '../moderation/moderation.repository.js';
 import { usersRepository } from './users.repository.js';
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null);
@@ -78,6 +79,7 @@ export class UsersService {
           ban_expires_at:
             u.ban_expires_at === undefined ? undefined : u.ban_expires_at ? new Date(u.ban_expires_at) : null,
         });
+        await syncAppBan(tx, ctx.app.id, before, row);
         const dto = toUserDto(row);
         events.record('user.updated', { user: dto });
         if (before && before.banned !== row.banned)
@@ -130,6 +132,7 @@ export class UsersService {
           ban_expires_at: parsed.data.ban_expires_at ? new Date(parsed.data.ban_expires_at) : null,
           ban_reason: parsed.data.ban_reason ?? null,
         });
+        await syncAppBan(tx, ctx.app.id, current, row!);
         const dto = toUserDto(row!);
         events.record('user.updated', { user: dto });
         if (current.banned !== row!.banned)
@@ -201,6 +204,40 @@ export class UsersService {
         field: `${path}.${forbidden}`,
       });
   }
+}
+
+/**
+ * The user API's ban fields (banned, ban_expires_at, ban_reason) and the app-wide row in `bans`
+ * are one ban (ADR 0010): a change through the user API is written there too, with its audit entry.
+ */
+async function syncAppBan(tx: Tx, appId: string, before: UserRow | undefined, after: UserRow) {
+  const same =
+    before !== undefined &&
+    before.banned === after.banned &&
+    before.ban_expires_at?.getTime() === after.ban_expires_at?.getTime() &&
+    before.ban_reason === after.ban_reason;
+  if (same || (!after.banned && !before?.banned)) return;
+  if (after.banned) {
+    await moderationRepository.putBan(tx, appId, {
+      user_id: after.id,
+      cid: null,
+      reason: after.ban_reason,
+      banned_by: null,
+      expires_at: after.ban_expires_at,
+    });
+  } else {
+    await moderationRepository.deleteBan(tx, appId, after.id, null);
+  }
+  await moderationRepository.audit(tx, appId, {
+    action: after.banned ? 'ban' : 'unban',
+    actor_id: null,
+    target_user_id: after.id,
+    details: {
+      via: 'users',
+      reason: after.ban_reason,
+      expires_at: after.ban_expires_at?.toISOString() ?? null,
+    },
+  });
 }
 
 /** Applies Stream-style `set` / `unset` (with `custom.<key>` paths) to a plain object. */

@@ -13,7 +13,7 @@ export const WEBHOOK_HEADERS = {
  * `v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>`: the timestamp (Unix seconds) is signed
  * with the body, so a receiver can refuse old requests (replays) without trusting an unsigned header.
  */
-export function signWebhook(secret: string, timestamp: number, body: string): string {
+export function signWebhook(secret: string | Buffer, timestamp: number, body: string): string {
   return `v1=${createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex')}`;
 }
 

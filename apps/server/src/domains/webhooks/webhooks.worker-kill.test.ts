@@ -34,6 +34,8 @@ const ENV = {
   PARLEY_ADMIN_TOKEN: ADMIN_TOKEN,
   PARLEY_SEED_DEMO: 'false',
   RATE_LIMITS_ENABLED: 'false',
+  // The receiver listens on 127.0.0.1, which the SSRF guard refuses by default.
+  OUTBOUND_ALLOW_PRIVATE: 'true',
   JOBS_POLL_INTERVAL_MS: '500',
   JOBS_MAINTENANCE_INTERVAL_SECONDS: '1',
   WEBHOOK_TIMEOUT_MS: '2000',

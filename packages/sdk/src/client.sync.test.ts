@@ -1,0 +1,224 @@
+import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import {
+  createTestServer,
+  type TestApp,
+  type TestServer,
+} from '../../../apps/server/src/test-support/harness.js';
+import { ParleyClient, type ParleyClientOptions } from './client.js';
+import { DexieStore } from './stores/dexie.js';
+import { eventually, TcpProxy } from './test-support/proxy.js';
+
+/**
+ * Catching up after a gap, against a real server: realtime recovery first; when the gateway lost
+ * the history, POST /sync; when /sync says resync_required, a refetch. And the same after a page
+ * reload, from stream positions saved in IndexedDB (Dexie on fake-indexeddb).
+ */
+let server: TestServer;
+let app: TestApp;
+let direct: string;
+const clients: ParleyClient[] = [];
+const proxies: TcpProxy[] = [];
+
+beforeAll(async () => {
+  server = await createTestServer();
+  direct = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
+  app = await server.createApp();
+  await app.server.post('/users', { users: ['alice', 'bob'].map((id) => ({ id })) });
+});
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.disconnectUser();
+  for (const p of proxies.splice(0)) await p.stop();
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+async function channel(id: string) {
+  const res = await app.server.post('/channels', {
+    type: 'messaging',
+    id,
+    members: ['alice', 'bob'],
+    created_by: 'alice',
+  });
+  expect(res.status).toBe(201);
+}
+
+async function proxy() {
+  const p = new TcpProxy(Number(new URL(direct).port));
+  await p.start();
+  proxies.push(p);
+  return p;
+}
+
+/** A fetch that records "METHOD path" of every request. */
+function countingFetch() {
+  const calls: string[] = [];
+  const f: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    calls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    return fetch(input, init);
+  };
+  return { fetch: f, calls };
+}
+
+function client(opts: Partial<ParleyClientOptions>) {
+  const c = new ParleyClient(app.apiKey, {
+    baseUrl: direct,
+    WebSocket,
+    reconnect: { minDelay: 20, maxDelay: 200 },
+    ...opts,
+  });
+  clients.push(c);
+  return c;
+}
+
+/** Drops the gateway's history of a channel, as a restarted memory broker or an expired Redis key would. */
+async function loseHistory(cid: string) {
+  const broker = (
+    server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+  ).broker;
+  await broker.removeHistory(`${app.id}/chat:channel:${cid}`);
+}
+
+const refetches = (calls: string[]) =>
+  calls.filter((c) => /^GET \/channels\/messaging\/[^/]+(\/messages)?$/.test(c));
+
+describe('catching up when realtime history was lost', () => {
+  it('asks POST /sync once for every channel that lost its history, and applies its events (no refetch)', async () => {
+    await channel('sync-a');
+    await channel('sync-b');
+    const net = await proxy();
+    const counter = countingFetch();
+    const bob = client({ baseUrl: net.url, fetch: counter.fetch });
+    await bob.connectUser({ id: 'bob' }, () => app.token('bob'));
+    const a = bob.channel('messaging', 'sync-a');
+    const b = bob.channel('messaging', 'sync-b');
+    await Promise.all([a.watch(), b.watch()]);
+    const alice = await app.as('alice');
+    const seen = (await alice.post('/channels/messaging/sync-a/messages', { text: 'a seen' })).body.message;
+    await alice.post('/channels/messaging/sync-b/messages', { text: 'b seen' });
+    await eventually(() => expect([a.messages.length, b.messages.length]).toEqual([1, 1]));
+    const before = refetches(counter.calls).length;
+
+    await net.stop();
+    await eventually(() => expect(bob.connectionState).toBe('offline'));
+    await alice.post('/channels/messaging/sync-a/messages', { text: 'a missed' });
+    await alice.patch(`/messages/${seen.id}`, { text: 'a seen (edited)' });
+    await alice.post('/channels/messaging/sync-b/messages', { text: 'b missed' });
+    await loseHistory('messaging:sync-a');
+    await loseHistory('messaging:sync-b');
+    const events: string[] = [];
+    bob.on('event', (e) => events.push(e.type));
+    await net.start();
+
+    await eventually(() => expect(a.messages.map((m) => m.text)).toEqual(['a seen (edited)', 'a missed']));
+    await eventually(() => expect(b.messages.map((m) => m.text)).toEqual(['b seen', 'b missed']));
+    await eventually(() => expect(bob.connectionState).toBe('connected'));
+    expect(counter.calls.filter((c) => c === 'POST /sync')).toHaveLength(1);
+    expect(refetches(counter.calls)).toHaveLength(before); // caught up by /sync, not by a refetch
+    // Each missed event heard once, none of the ones applied before (the sync overlaps them).
+    expect(events.filter((t) => t.startsWith('message.')).sort()).toEqual([
+      'message.new',
+      'message.new',
+      'message.updated',
+    ]);
+    // The same state as a fresh fetch.
+    const fresh = client({});
+    await fresh.connectUser({ id: 'bob' }, () => app.token('bob'));
+    const again = fresh.channel('messaging', 'sync-a');
+    await again.watch();
+    expect(a.messages.map(({ status, ...m }) => m)).toEqual(again.messages.map(({ status, ...m }) => m));
+    expect(a.state?.channel).toEqual(again.state?.channel);
+  });
+
+  it('refetches when /sync answers resync_required (more events than a sync replays)', async () => {
+    await channel('resync');
+    const net = await proxy();
+    const counter = countingFetch();
+    const bob = client({ baseUrl: net.url, fetch: counter.fetch, messageLimit: 20 });
+    await bob.connectUser({ id: 'bob' }, () => app.token('bob'));
+    const ch = bob.channel('messaging', 'resync');
+    await ch.watch();
+    const alice = await app.as('alice');
+    await alice.post('/channels/messaging/resync/messages', { text: 'seen' });
+    await eventually(() => expect(ch.messages).toHaveLength(1));
+    await net.stop();
+    await eventually(() => expect(bob.connectionState).toBe('offline'));
+    // More than SYNC_MAX_EVENTS (250) events since the last one bob applied.
+    for (let i = 1; i <= 130; i++) {
+      const { message } = (await alice.post('/channels/messaging/resync/messages', { text: `m${i}` })).body;
+      await alice.patch(`/messages/${message.id}`, { text: `m${i}!` });
+    }
+    await loseHistory('messaging:resync');
+    const before = refetches(counter.calls).length;
+    await net.start();
+    await eventually(() => expect(ch.messages.at(-1)?.text).toBe('m130!'));
+    await eventually(() => expect(bob.connectionState).toBe('connected'));
+    expect(counter.calls.filter((c) => c === 'POST /sync')).toHaveLength(1);
+    expect(refetches(counter.calls).length).toBeGreaterThan(before);
+    expect(ch.messages.map((m) => m.text)).toEqual(Array.from({ length: 20 }, (_, i) => `m${111 + i}!`));
+    expect(ch.hasOlder).toBe(true);
+  }, 60_000);
+});
+
+describe('after a page reload (stream positions in IndexedDB)', () => {
+  it('shows the cache offline, then recovers what it missed from the saved position without a refetch', async () => {
+    await channel('reload');
+    const net = await proxy();
+    const indexedDB = new IDBFactory();
+    const open = () => new DexieStore({ name: 'parley-reload-test', indexedDB, IDBKeyRange });
+    const first = client({ baseUrl: net.url, store: open() });
+    await first.connectUser({ id: 'bob' }, () => app.token('bob'));
+    const ch = first.channel('messaging', 'reload');
+    await ch.watch();
+    const alice = await app.as('alice');
+    await alice.post('/channels/messaging/reload/messages', { text: 'before the reload' });
+    await eventually(() => expect(ch.messages).toHaveLength(1));
+    await first.disconnectUser(); // the page is closed
+    expect(Object.keys((await open().load('bob')).positions).sort()).toEqual([
+      'chat:channel:messaging:reload',
+      'chat:user:bob',
+    ]);
+
+    // While the page is closed (and then offline): more messages.
+    await alice.post('/channels/messaging/reload/messages', { text: 'while away 1' });
+    await alice.post('/channels/messaging/reload/messages', { text: 'while away 2' });
+    await net.stop();
+
+    const counter = countingFetch();
+    const second = client({ baseUrl: net.url, store: open(), fetch: counter.fetch });
+    await second.connectUser({ id: 'bob' }, () => app.token('bob'));
+    expect(second.connectionState).toBe('offline');
+    const again = second.channel('messaging', 'reload');
+    await again.watch(); // offline: the cache
+    expect(again.messages.map((m) => m.text)).toEqual(['before the reload']);
+
+    const offlineCalls = counter.calls.length;
+    await net.start();
+    await eventually(() =>
+      expect(again.messages.map((m) => m.text)).toEqual([
+        'before the reload',
+        'while away 1',
+        'while away 2',
+      ]),
+    );
+    await eventually(() => expect(second.connectionState).toBe('connected'));
+    expect(refetches(counter.calls.slice(offlineCalls))).toEqual([]); // recovered, not refetched
+
+    // A watch after the reload, online: recovery from the saved position, no refetch either.
+    await second.disconnectUser();
+    await alice.post('/channels/messaging/reload/messages', { text: 'while away 3' });
+    const counter3 = countingFetch();
+    const third = client({ store: open(), fetch: counter3.fetch });
+    await third.connectUser({ id: 'bob' }, () => app.token('bob'));
+    const ch3 = third.channel('messaging', 'reload');
+    await ch3.watch();
+    await eventually(() => expect(ch3.messages.map((m) => m.text).at(-1)).toBe('while away 3'));
+    expect(ch3.messages).toHaveLength(4);
+    expect(refetches(counter3.calls)).toEqual([]);
+  });
+});
