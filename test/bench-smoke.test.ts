@@ -88,7 +88,7 @@ describe('bench harness (smoke)', () => {
       '## 6. Reconnect storm',
     ])
       expect(markdown).toContain(heading);
-    expect(markdown).toMatch(/\| raw ws \(baseline\) \|/);
+    expect(markdown).toMatch(/\| raw ws \(baseline\) +\|/);
     const { idle, chat, fanout, storm, http } = report.results;
 
     for (const target of targets.filter((t) => t !== 'parley-cluster')) {

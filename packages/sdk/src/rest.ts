@@ -4,6 +4,36 @@ import type {
   BlocksResponse,
   BlockUserBody,
   CastVoteBody,
+  CreateReminderBody,
+  Device,
+  EmailPreferences,
+  ListRemindersQuery,
+  ListScheduledMessagesQuery,
+  MarkDeliveredBody,
+  MarkDeliveredResponse,
+  MarkUnreadBody,
+  MessageActionBody,
+  MessageActionResponse,
+  MessageEditsResponse,
+  PagedMessagesResponse,
+  PinMessageBody,
+  PinnedMessagesQuery,
+  PushClientConfig,
+  PushPreferences,
+  ReadByResponse,
+  RegisterDeviceBody,
+  ReminderResponse,
+  RemindersResponse,
+  ScheduledMessageResponse,
+  ScheduledMessagesResponse,
+  ScheduleMessageBody,
+  StarredMessagesQuery,
+  StarredMessagesResponse,
+  StarResponse,
+  UpdateEmailPreferencesBody,
+  UpdatePushPreferencesBody,
+  UpdateReminderBody,
+  UpdateScheduledMessageBody,
   ChannelMuteResponse,
   ChannelResponse,
   ChannelsResponse,
@@ -73,6 +103,9 @@ export type In<S extends z.ZodType> = z.input<S>;
 export type Out<S extends z.ZodType> = z.output<S>;
 
 type Query = Record<string, string | number | boolean | undefined>;
+/** A paged list query: `limit` optional (the schema's default applies). */
+type Paged<S extends z.ZodType> = Omit<In<S>, 'limit'> & { limit?: number };
+type Ok = { ok: true };
 
 export interface RestOptions {
   baseUrl: string;
@@ -363,6 +396,124 @@ export class RestClient {
   /** Flags a message (`message_id`) or a user (`target_id`) for the moderators. */
   flag(body: In<typeof FlagBody>) {
     return this.request<Out<typeof FlagResponse>>('POST', '/moderation/flag', { body });
+  }
+
+  // ---- edit history, message actions ----
+  /** The versions an edited message replaced, oldest first. */
+  messageEdits(messageId: string) {
+    return this.request<Out<typeof MessageEditsResponse>>('GET', `/messages/${seg(messageId)}/edits`);
+  }
+  /** Presses a button of an ephemeral preview (for /giphy: `{ image_action: 'send' | 'shuffle' | 'cancel' }`). */
+  messageAction(messageId: string, body: In<typeof MessageActionBody>) {
+    return this.request<Out<typeof MessageActionResponse>>('POST', `/messages/${seg(messageId)}/action`, {
+      body,
+    });
+  }
+
+  // ---- pins, stars ----
+  pinMessage(messageId: string, body: In<typeof PinMessageBody> = {}) {
+    return this.request<Out<typeof MessageResponse>>('POST', `/messages/${seg(messageId)}/pin`, { body });
+  }
+  unpinMessage(messageId: string) {
+    return this.request<Out<typeof MessageResponse>>('DELETE', `/messages/${seg(messageId)}/pin`);
+  }
+  /** The channel's pinned messages, most recently pinned first (`next` pages on). */
+  pinnedMessages(type: string, id: string, query: Paged<typeof PinnedMessagesQuery> = {}) {
+    return this.request<Out<typeof PagedMessagesResponse>>('GET', `/channels/${seg(type)}/${seg(id)}/pinned`, {
+      query,
+    });
+  }
+  starMessage(messageId: string) {
+    return this.request<Out<typeof StarResponse>>('POST', `/messages/${seg(messageId)}/star`, { body: {} });
+  }
+  unstarMessage(messageId: string) {
+    return this.request<Out<typeof StarResponse>>('DELETE', `/messages/${seg(messageId)}/star`);
+  }
+  /** The user's starred messages, most recently starred first (`next` pages on). */
+  starredMessages(query: Paged<typeof StarredMessagesQuery> = {}) {
+    return this.request<Out<typeof StarredMessagesResponse>>('GET', '/starred', { query });
+  }
+
+  // ---- reminders ----
+  createReminder(messageId: string, body: In<typeof CreateReminderBody>) {
+    return this.request<Out<typeof ReminderResponse>>('POST', `/messages/${seg(messageId)}/reminder`, { body });
+  }
+  updateReminder(messageId: string, body: In<typeof UpdateReminderBody>) {
+    return this.request<Out<typeof ReminderResponse>>('PATCH', `/messages/${seg(messageId)}/reminder`, {
+      body,
+    });
+  }
+  cancelReminder(messageId: string) {
+    return this.request<Ok>('DELETE', `/messages/${seg(messageId)}/reminder`);
+  }
+  listReminders(query: Paged<typeof ListRemindersQuery> = {}) {
+    return this.request<Out<typeof RemindersResponse>>('GET', '/reminders', { query });
+  }
+
+  // ---- scheduled messages ----
+  scheduleMessage(type: string, id: string, body: In<typeof ScheduleMessageBody>) {
+    return this.request<Out<typeof ScheduledMessageResponse>>(
+      'POST',
+      `/channels/${seg(type)}/${seg(id)}/scheduled-messages`,
+      { body },
+    );
+  }
+  listScheduledMessages(query: Paged<typeof ListScheduledMessagesQuery> = {}) {
+    return this.request<Out<typeof ScheduledMessagesResponse>>('GET', '/scheduled-messages', { query });
+  }
+  getScheduledMessage(scheduledId: string) {
+    return this.request<Out<typeof ScheduledMessageResponse>>('GET', `/scheduled-messages/${seg(scheduledId)}`);
+  }
+  updateScheduledMessage(scheduledId: string, body: In<typeof UpdateScheduledMessageBody>) {
+    return this.request<Out<typeof ScheduledMessageResponse>>(
+      'PATCH',
+      `/scheduled-messages/${seg(scheduledId)}`,
+      { body },
+    );
+  }
+  cancelScheduledMessage(scheduledId: string) {
+    return this.request<Ok>('DELETE', `/scheduled-messages/${seg(scheduledId)}`);
+  }
+
+  // ---- receipts, mark unread ----
+  /** Marks channels delivered (up to `message_id`, or everything so far). */
+  markDelivered(body: In<typeof MarkDeliveredBody>) {
+    return this.request<Out<typeof MarkDeliveredResponse>>('POST', '/channels/delivered', { body });
+  }
+  /** Which members read (and received) a message. */
+  readBy(messageId: string) {
+    return this.request<Out<typeof ReadByResponse>>('GET', `/messages/${seg(messageId)}/read-by`);
+  }
+  /** Marks `message_id` and everything after it unread. */
+  markUnread(type: string, id: string, body: In<typeof MarkUnreadBody>) {
+    return this.request<UnreadCounts>('POST', `/channels/${seg(type)}/${seg(id)}/unread`, { body });
+  }
+
+  // ---- push, email ----
+  pushConfig() {
+    return this.request<Out<typeof PushClientConfig>>('GET', '/push/config');
+  }
+  /** Registers a Web Push subscription, a OneSignal subscription id or an APNs/FCM token (again: updates it). */
+  registerDevice(body: In<typeof RegisterDeviceBody>) {
+    return this.request<{ device: Out<typeof Device> }>('POST', '/devices', { body });
+  }
+  listDevices() {
+    return this.request<{ devices: Out<typeof Device>[] }>('GET', '/devices');
+  }
+  deleteDevice(deviceId: string) {
+    return this.request<Ok>('DELETE', `/devices/${seg(deviceId)}`);
+  }
+  pushPreferences() {
+    return this.request<{ preferences: Out<typeof PushPreferences> }>('GET', '/push/preferences');
+  }
+  updatePushPreferences(body: In<typeof UpdatePushPreferencesBody>) {
+    return this.request<{ preferences: Out<typeof PushPreferences> }>('PATCH', '/push/preferences', { body });
+  }
+  emailPreferences() {
+    return this.request<{ preferences: Out<typeof EmailPreferences> }>('GET', '/email/preferences');
+  }
+  updateEmailPreferences(body: In<typeof UpdateEmailPreferencesBody>) {
+    return this.request<{ preferences: Out<typeof EmailPreferences> }>('PUT', '/email/preferences', { body });
   }
 
   // ---- users ----

@@ -1,12 +1,18 @@
 import type {
+  Block,
+  ChannelMute,
   ChannelState,
+  Draft,
   Message,
   Poll,
   Reaction,
+  Reminder,
+  ScheduledMessage,
   SortSpec,
   Thread,
   UnreadCounts,
   User,
+  UserMute,
 } from '@parley/protocol';
 import type { z } from 'zod';
 import type { CachedState } from '../stores/types.js';
@@ -76,7 +82,19 @@ export type LocalAction =
   | { type: 'local/mark_read'; cid: string; at: string }
   /** A typing indicator timed out (no typing.stop came). */
   | { type: 'local/typing.clear'; cid: string; user_id: string }
-  | { type: 'local/channel.forget'; cid: string };
+  | { type: 'local/channel.forget'; cid: string }
+  /** The user's blocks (GET /moderation/blocks): replaces the known ones; blocked users' messages leave the lists. */
+  | { type: 'rest/blocks'; blocks: Block[] }
+  /** The user's mutes (GET /moderation/mutes): replaces the known ones. */
+  | { type: 'rest/mutes'; user_mutes: UserMute[]; channel_mutes: ChannelMute[] }
+  /** Drafts, reminders, scheduled messages from REST: merged into what is known. */
+  | { type: 'rest/drafts'; drafts: Draft[] }
+  | { type: 'rest/reminders'; reminders: Reminder[] }
+  | { type: 'rest/scheduled'; scheduled_messages: ScheduledMessage[] }
+  /** Something the user deleted over REST (its event follows): a draft by `draftKey`, a reminder by message id, a scheduled message by id. */
+  | { type: 'local/removed'; what: 'drafts' | 'reminders' | 'scheduledMessages'; key: string }
+  /** The user starred (`starred_at`) or unstarred (null) a message. */
+  | { type: 'rest/star'; message_id: string; starred_at: string | null };
 
 /** What `reduce` accepts. */
 export type Action = ServerEvent | LocalAction;

@@ -2,6 +2,7 @@ import type { Channel, ChannelState, Member, Message, Reaction, Thread } from '@
 import type { Action } from './actions.js';
 import {
   type ChannelEntry,
+  draftKey,
   initialState,
   type LocalMessage,
   type MessageList,
@@ -124,10 +125,12 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
 
     // ---- server events ----
     case 'message.new': {
+      if (isBlocked(state, action.message)) return state;
       const next = putMessage(state, action.message, true, true);
       return action.thread_parent ? threadReply(next, action.message, action.thread_parent) : next;
     }
     case 'message.updated':
+      if (isBlocked(state, action.message)) return state;
       return putMessage(state, action.message, false, true);
     case 'message.deleted': {
       let next: ParleyState;
@@ -184,7 +187,7 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       });
     }
     case 'notification.mention': {
-      if (!state.mentions || action.user_id !== state.userId) return state;
+      if (!state.mentions || action.user_id !== state.userId || isBlocked(state, action.message)) return state;
       if (state.mentions.messages.some((m) => m.id === action.message.id)) return state;
       const messages = [action.message, ...state.mentions.messages];
       return { ...state, mentions: { ...state.mentions, messages } };
@@ -350,9 +353,145 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       return { ...state, users: { ...state.users, [action.user.id]: action.user } };
     case 'user.tokens_revoked':
       return state;
+
+    // ---- the user's own lists: blocks, mutes, drafts, reminders, scheduled messages, stars ----
+    case 'rest/blocks':
+      return hideBlocked({ ...state, blocks: byKey(action.blocks, (b) => b.target_id) });
+    case 'notification.user_blocked':
+      if (action.user_id !== state.userId) return state;
+      return hideBlocked({
+        ...state,
+        blocks: {
+          ...state.blocks,
+          [action.target_id]: { user_id: action.user_id, target_id: action.target_id, created_at: action.created_at },
+        },
+      });
+    case 'notification.user_unblocked':
+      // The target's messages come back with the next fetch of a list (the server hid them in lists too).
+      return action.user_id === state.userId ? remove(state, 'blocks', action.target_id) : state;
+    case 'rest/mutes':
+      return {
+        ...state,
+        userMutes: byKey(action.user_mutes, (m) => m.target_id),
+        channelMutes: byKey(action.channel_mutes, (m) => m.cid),
+      };
+    case 'notification.user_muted':
+      return mine(state, action) ? put(state, 'userMutes', action.mute.target_id, action.mute) : state;
+    case 'notification.user_unmuted':
+      return mine(state, action) ? remove(state, 'userMutes', action.target_id) : state;
+    case 'notification.channel_muted':
+      return mine(state, action) ? put(state, 'channelMutes', action.cid, action.mute) : state;
+    case 'notification.channel_unmuted':
+      return mine(state, action) ? remove(state, 'channelMutes', action.cid) : state;
+    case 'rest/drafts':
+      return action.drafts.reduce((next, d) => putDraft(next, d), state);
+    case 'draft.updated':
+      return mine(state, action) ? putDraft(state, action.draft) : state;
+    case 'draft.deleted':
+      return mine(state, action) ? remove(state, 'drafts', draftKey(action.cid, action.parent_id)) : state;
+    case 'rest/reminders':
+      return action.reminders.reduce(
+        (next, r) => putNewer(next, 'reminders', r.message_id, r),
+        state,
+      );
+    case 'reminder.updated':
+    case 'notification.reminder_due':
+      return mine(state, action)
+        ? putNewer(state, 'reminders', action.reminder.message_id, action.reminder)
+        : state;
+    case 'reminder.deleted':
+      return mine(state, action) ? remove(state, 'reminders', action.message_id) : state;
+    case 'rest/scheduled':
+      return action.scheduled_messages.reduce(
+        (next, m) => putNewer(next, 'scheduledMessages', m.id, m),
+        state,
+      );
+    case 'scheduled_message.updated':
+      return mine(state, action)
+        ? putNewer(state, 'scheduledMessages', action.scheduled_message.id, action.scheduled_message)
+        : state;
+    case 'scheduled_message.deleted':
+      return mine(state, action) ? remove(state, 'scheduledMessages', action.id) : state;
+    case 'local/removed':
+      return remove(state, action.what, action.key);
+    case 'rest/star':
+    case 'notification.message_starred': {
+      if (action.type === 'notification.message_starred' && !mine(state, action)) return state;
+      return action.starred_at
+        ? put(state, 'starred', action.message_id, action.starred_at)
+        : remove(state, 'starred', action.message_id);
+    }
+    case 'message.delivered':
+      return updateMember(state, action.cid, action.user_id, (m) =>
+        (m.last_delivered_seq ?? 0) >= action.last_delivered_seq
+          ? m
+          : { ...m, last_delivered_seq: action.last_delivered_seq, last_delivered_at: action.last_delivered_at },
+      );
     default:
       return state;
   }
+}
+
+// ---- the user's own lists ----
+
+type Keyed = 'blocks' | 'userMutes' | 'channelMutes' | 'drafts' | 'reminders' | 'scheduledMessages' | 'starred';
+
+const mine = (state: ParleyState, event: { user_id: string }) => event.user_id === state.userId;
+
+const byKey = <T>(items: T[], key: (item: T) => string): Record<string, T> =>
+  Object.fromEntries(items.map((item) => [key(item), item]));
+
+function put<K extends Keyed>(state: ParleyState, what: K, key: string, value: ParleyState[K][string]) {
+  if (state[what][key] === value) return state;
+  return { ...state, [what]: { ...state[what], [key]: value } };
+}
+
+function remove(state: ParleyState, what: Keyed, key: string): ParleyState {
+  if (!(key in state[what])) return state;
+  const { [key]: _gone, ...rest } = state[what];
+  return { ...state, [what]: rest };
+}
+
+/** Last writer wins on `updated_at` (events and REST answers can arrive in any order). */
+function putNewer<K extends 'drafts' | 'reminders' | 'scheduledMessages'>(
+  state: ParleyState,
+  what: K,
+  key: string,
+  value: ParleyState[K][string],
+): ParleyState {
+  const current = state[what][key];
+  return current && current.updated_at > value.updated_at ? state : put(state, what, key, value);
+}
+
+const putDraft = (state: ParleyState, d: import('@parley/protocol').Draft) =>
+  putNewer(state, 'drafts', draftKey(d.cid, d.parent_id), d);
+
+/** A message by a user the connected user blocked (their own messages never are). */
+const isBlocked = (state: ParleyState, m: Message) => m.user_id !== state.userId && m.user_id in state.blocks;
+
+/** Removes the confirmed messages of blocked users from every loaded list (and the mentions). */
+function hideBlocked(state: ParleyState): ParleyState {
+  const drop = (list: MessageList): MessageList => {
+    const ids = list.ids.filter((id) => !isBlocked(state, list.byId[id]!));
+    if (ids.length === list.ids.length) return list;
+    const byId: Record<string, LocalMessage> = {};
+    for (const id of ids) byId[id] = list.byId[id]!;
+    return { ...list, ids, byId };
+  };
+  const each = (lists: Record<string, MessageList>) => {
+    let changed = false;
+    const next: Record<string, MessageList> = {};
+    for (const [key, list] of Object.entries(lists)) {
+      next[key] = drop(list);
+      changed ||= next[key] !== list;
+    }
+    return changed ? next : lists;
+  };
+  const mentions = state.mentions && {
+    ...state.mentions,
+    messages: state.mentions.messages.filter((m) => !isBlocked(state, m)),
+  };
+  return { ...state, messages: each(state.messages), replies: each(state.replies), mentions };
 }
 
 // ---- channels ----

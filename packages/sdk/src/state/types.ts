@@ -1,12 +1,18 @@
 import type {
+  Block,
   Channel,
+  ChannelMute,
   ChannelTypeConfig,
+  Draft,
   Member,
   Message,
   ParleyEvent,
+  Reminder,
+  ScheduledMessage,
   SortSpec,
   Thread,
   User,
+  UserMute,
 } from '@parley/protocol';
 import type { z } from 'zod';
 
@@ -99,7 +105,26 @@ export interface ParleyState {
   threadList: ThreadListState | null;
   /** Messages that mention the user, newest first (GET /mentions + notification.mention); null until loaded. */
   mentions: MentionsState | null;
+  /**
+   * Users the connected user blocked, by id (loaded on connect, kept current by
+   * notification.user_blocked/unblocked). Their messages are kept out of every list.
+   */
+  blocks: Record<string, Block>;
+  /** The user's user mutes by target id, and channel mutes by cid (loaded on connect). */
+  userMutes: Record<string, UserMute>;
+  channelMutes: Record<string, ChannelMute>;
+  /** The user's drafts by `draftKey(cid, parent_id)` (loaded with `loadDrafts`, kept current by draft.*). */
+  drafts: Record<string, Draft>;
+  /** The user's reminders by message id (loaded with `loadReminders`, kept current by reminder.* events). */
+  reminders: Record<string, Reminder>;
+  /** The user's scheduled messages by id (`loadScheduledMessages`, scheduled_message.* events). */
+  scheduledMessages: Record<string, ScheduledMessage>;
+  /** When the user starred a message, by message id (star/unstar, notification.message_starred). */
+  starred: Record<string, string>;
 }
+
+/** The key of a draft in `state.drafts`: the channel, or the thread within it. */
+export const draftKey = (cid: string, parentId?: string | null) => (parentId ? `${cid}/${parentId}` : cid);
 
 export interface ThreadListState {
   /** Parent message ids. */
@@ -128,5 +153,12 @@ export function initialState(userId: string | null = null): ParleyState {
     threads: {},
     threadList: null,
     mentions: null,
+    blocks: {},
+    userMutes: {},
+    channelMutes: {},
+    drafts: {},
+    reminders: {},
+    scheduledMessages: {},
+    starred: {},
   };
 }

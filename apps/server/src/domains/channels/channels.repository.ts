@@ -84,16 +84,27 @@ export const channelsRepository = {
    * seq gap-free. The timestamp never goes back within a channel and is always after the last
    * truncation, so "created after truncated_at" is exactly "sent after the truncate".
    */
-  nextSeq(db: Executor, appId: string, cid: string, at: Date) {
+  /**
+   * Takes the channel's next seq (the row lock serialises sends, ADR 0003) and the message's
+   * created_at: `at`, but never before the last message nor at or before the truncation. A
+   * `shadowed` message (shadow-banned author, ADR 0010) takes a seq and a time but leaves
+   * last_message_at and updated_at alone: nobody else sees it, so the channel must not move up in
+   * other members' channel lists. The returned time is computed from the row either way (one statement).
+   */
+  nextSeq(db: Executor, appId: string, cid: string, at: Date, opts: { shadowed?: boolean } = {}) {
     const stamp = sql<Date>`greatest(${at}::timestamptz, last_message_at, truncated_at + interval '1 millisecond')`;
     return db
       .updateTable('channels')
-      .set((eb) => ({ last_seq: eb('last_seq', '+', 1), last_message_at: stamp, updated_at: stamp }))
+      .set((eb) =>
+        opts.shadowed
+          ? { last_seq: eb('last_seq', '+', 1) }
+          : { last_seq: eb('last_seq', '+', 1), last_message_at: stamp, updated_at: stamp },
+      )
       .where('app_id', '=', appId)
       .where('cid', '=', cid)
-      .returning(['last_seq', 'last_message_at'])
+      .returning(['last_seq', stamp.as('created_at')])
       .executeTakeFirstOrThrow()
-      .then((row) => ({ last_seq: row.last_seq, created_at: row.last_message_at! }));
+      .then((row) => ({ last_seq: row.last_seq, created_at: new Date(row.created_at) }));
   },
 
   /**

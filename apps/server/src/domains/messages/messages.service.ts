@@ -126,7 +126,7 @@ export class MessagesService {
           body.mentioned_user_ids,
         );
         const mentions = shadowed ? { ...resolved, targets: [] } : resolved;
-        const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date());
+        const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date(), { shadowed });
         const now = next.created_at;
         const inserted = await messagesRepository.insert(tx, ctx.app.id, {
           id: uuidv7(now.getTime()),
@@ -150,7 +150,7 @@ export class MessagesService {
         });
         if (!inserted) throw new DuplicateSend();
         const pollDto = poll ? await attachPoll(tx, ctx.app.id, poll, inserted) : undefined;
-        await membersRepository.unhideAll(tx, ctx.app.id, cid);
+        await membersRepository.unhideAll(tx, ctx.app.id, cid, shadowed ? userId : undefined);
 
         const flags: FlagRow[] = mentions.targets.map((user_id) => ({
           user_id,

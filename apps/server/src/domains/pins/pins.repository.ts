@@ -29,7 +29,7 @@ export const pinsRepository = {
   /**
    * A channel's live pins, most recently pinned first (messages_pinned_idx): not expired, not
    * deleted, inside the viewer's window (cleared history, truncation), shadowed ones only for
-   * their author.
+   * their author, none by users the viewer blocked.
    */
   pinned(
     db: Executor,
@@ -53,8 +53,14 @@ export const pinsRepository = {
       .where('deleted_at', 'is', null)
       .where('seq', '>', opts.afterSeq);
     if (opts.after) q = q.where('created_at', '>', opts.after);
-    q = opts.viewerId
-      ? q.where((eb) => eb.or([eb('shadowed', '=', false), eb('user_id', '=', opts.viewerId!)]))
+    const viewer = opts.viewerId;
+    q = viewer
+      ? q
+          .where((eb) => eb.or([eb('shadowed', '=', false), eb('user_id', '=', viewer)]))
+          // Users the viewer blocked (as messagesRepository.page; blocks' primary key).
+          .where(
+            sql<boolean>`not exists (select 1 from blocks b where b.app_id = ${appId} and b.user_id = ${viewer} and b.target_id = messages.user_id)`,
+          )
       : q.where('shadowed', '=', false);
     if (opts.before) {
       const { at, id } = opts.before;

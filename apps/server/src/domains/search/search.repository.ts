@@ -41,7 +41,9 @@ const tsquery = (f: SearchFilter) => sql`websearch_to_tsquery(${f.config}::regco
 /**
  * The search statement (also EXPLAINed by the test that checks the GIN index is used). Messages of
  * the given channels matching the query, that the viewer may see: not deleted, not someone else's
- * shadowed message, after the viewer's cleared_seq and the channel's truncation.
+ * shadowed message, not by a user the viewer blocked, after the viewer's cleared_seq (when they
+ * are a member: `cids` may name public-read channels they have not joined) and the channel's
+ * truncation. The caller decides which channels the viewer may read.
  */
 export function searchStatement(appId: string, f: SearchFilter): RawBuilder<SearchHit> {
   const q = tsquery(f);
@@ -52,6 +54,8 @@ export function searchStatement(appId: string, f: SearchFilter): RawBuilder<Sear
     sql`m.search_vector @@ ${q}`,
     sql`m.deleted_at is null`,
     sql`(not m.shadowed or m.user_id = ${f.viewerId})`,
+    // Users the viewer blocked (as messagesRepository.page; blocks' primary key).
+    sql`not exists (select 1 from blocks b where b.app_id = ${appId} and b.user_id = ${f.viewerId} and b.target_id = m.user_id)`,
   ];
   if (f.authorId !== undefined) where.push(sql`m.user_id = ${f.authorId}`);
   if (f.hasAttachments !== undefined)
@@ -98,9 +102,9 @@ export function searchStatement(appId: string, f: SearchFilter): RawBuilder<Sear
       from (
         select h.id, h.text, h.created_at, h.rank
           from hits h
-          join members mem on mem.app_id = ${appId} and mem.cid = h.cid and mem.user_id = ${f.viewerId}
           join channels c on c.app_id = ${appId} and c.cid = h.cid
-         where h.seq > mem.cleared_seq and (c.truncated_at is null or h.created_at > c.truncated_at)
+          left join members mem on mem.app_id = ${appId} and mem.cid = h.cid and mem.user_id = ${f.viewerId}
+         where h.seq > coalesce(mem.cleared_seq, 0) and (c.truncated_at is null or h.created_at > c.truncated_at)
          order by ${order('h.')}
          limit ${f.limit}
       ) p

@@ -91,7 +91,8 @@ export class SearchService {
 
   /**
    * Full-text search over the messages of the channels the user can read (their memberships the
-   * channel policy allows to read), newest or most relevant first, with cursor pagination.
+   * channel policy allows to read, plus channels named in `cids` that the policy lets them read
+   * without joining), newest or most relevant first, with cursor pagination.
    */
   async search(ctx: RequestContext, body: z.output<typeof SearchBody>): Promise<SearchResponse> {
     const appId = ctx.app.id;
@@ -116,17 +117,36 @@ export class SearchService {
 
     const memberships = await syncRepository.membershipsOf(this.db, appId, userId);
     const wanted = body.cids ? new Set(body.cids) : null;
-    const types = new Map<string, ChannelTypeConfig>();
+    const types = new Map<string, ChannelTypeConfig | null>();
+    const configOf = async (cid: string) => {
+      const type = cid.split(':')[0]!;
+      if (!types.has(type)) {
+        // An unknown type in `cids` is a channel the user cannot read: left out, like the others.
+        const config = await this.channelTypes.config(this.db, appId, type).catch((error: unknown) => {
+          if (error instanceof AppError) return null;
+          throw error;
+        });
+        types.set(type, config);
+      }
+      return types.get(type)!;
+    };
+    const actor = { kind: 'user' as const, user };
     const cids: string[] = [];
     for (const m of memberships) {
       if (wanted && !wanted.has(m.cid)) continue;
-      const type = m.cid.split(':')[0]!;
-      let config = types.get(type);
-      if (!config) {
-        config = await this.channelTypes.config(this.db, appId, type);
-        types.set(type, config);
+      const config = await configOf(m.cid);
+      if (config && can('read', { actor, config, membership: m })) cids.push(m.cid);
+    }
+    // Channels the user has not joined are searched only when named in `cids` and the policy lets
+    // a non-member read them (public_read channel types; app admins and moderators): naming them is
+    // the "livestream" case. Never all of them: that would scan every public channel of the app.
+    if (wanted) {
+      const joined = new Set(memberships.map((m) => m.cid));
+      for (const cid of wanted) {
+        if (joined.has(cid)) continue;
+        const config = await configOf(cid);
+        if (config && can('read', { actor, config, membership: null })) cids.push(cid);
       }
-      if (can('read', { actor: { kind: 'user', user }, config, membership: m })) cids.push(m.cid);
     }
     if (cids.length === 0) return { results: [], next: null };
 

@@ -36,6 +36,17 @@ export const syncRepository = {
       .execute();
   },
 
+  /** The users `userId` blocked (their messages are hidden for them; blocks' primary key). */
+  async blockedBy(db: Executor, appId: string, userId: string): Promise<Set<string>> {
+    const rows = await db
+      .selectFrom('blocks')
+      .select('target_id')
+      .where('app_id', '=', appId)
+      .where('user_id', '=', userId)
+      .execute();
+    return new Set(rows.map((r) => r.target_id));
+  },
+
   /**
    * Appends the entries with the app's next seqs, in one statement. The upsert of the app's head
    * row locks it until commit, so transactions that log events commit one after the other in seq

@@ -73,6 +73,10 @@ type Loose = Record<string, unknown> & {
 
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
+/** The author of the message an event is about (`message.user_id`), or null. */
+const authorOf = (payload: Record<string, unknown>) =>
+  str((payload as Loose).message?.user_id);
+
 /**
  * Where an event belongs: its channel, the user it is about, and who alone may see it; null for
  * events that are not replayed to clients.
@@ -226,10 +230,18 @@ export class SyncService {
       return member.get(cid)!;
     };
 
+    // Messages of users the viewer blocked are hidden for them in every read (message lists,
+    // search, pins): their events (new, updated, deleted, reactions, polls, mentions) are too.
+    const blocked = rows.some((r) => authorOf(r.payload) !== null)
+      ? await syncRepository.blockedBy(this.db, appId, userId)
+      : new Set<string>();
+
     const events: ParleyEvent[] = [];
     for (const r of rows) {
       const event = r.payload as unknown as ParleyEvent;
       if (r.only_user_id && r.only_user_id !== userId) continue;
+      const author = authorOf(r.payload);
+      if (author !== null && blocked.has(author)) continue;
       if (isUserOnly(r.type)) {
         if (r.user_id === userId || r.only_user_id === userId) events.push(event);
         continue;
