@@ -138,7 +138,7 @@ export function createServices(
   deps: { config: Config; logger: Logger },
 ): Services {
   const db = database.db;
-  const apps = new AppsService(db);
+  const apps = new AppsService(db, jobs);
   const channelTypes = new ChannelTypesService(db);
   const channels = new ChannelsService(db, bus, channelTypes);
   const services: Services = {
@@ -174,7 +174,7 @@ export function createServices(
     webhooks: new WebhooksService(db, jobs),
     email: new EmailService(db, jobs, deps.config),
     eventExport: new EventExportService(jobs, deps.config),
-    search: new SearchService(db, channels, channelTypes),
+    search: new SearchService(db, channels, channelTypes, jobs),
     sync: new SyncService(db, channels, channelTypes),
     push: new PushService(db, jobs),
   };

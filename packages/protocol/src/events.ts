@@ -132,7 +132,7 @@ export const EventMap = {
   /** To the author's own channel: a scheduled message was created, changed, sent or failed. */
   'scheduled_message.updated': z.object({ cid: Cid, user_id: UserId, scheduled_message: ScheduledMessage }),
   /** To the author's own channel: a scheduled message was cancelled. */
-  'scheduled_message.deleted': z.object({ cid: Cid, user_id: UserId, id: z.string() }),
+  'scheduled_message.deleted': z.object({ cid: Cid, user_id: UserId, scheduled_message_id: z.string() }),
   /** Moderation (docs/guides/moderation.md). Mutes go to the muting user's own channel only. */
   'notification.user_muted': z.object({ user_id: UserId, mute: UserMute }),
   'notification.user_unmuted': z.object({ user_id: UserId, target_id: UserId }),

@@ -11,22 +11,28 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
 
 const KiB = 1024;
-/** What an app ships, gzipped. The main entry includes the centrifuge client (about 2/3 of it). */
+/**
+ * What an app ships, gzipped. The main entry includes the centrifuge client (about 2/3 of it).
+ * Raised once (42 → 43.5, 18 → 19.5, 6.5 → 7 KiB) for the typed methods of pins, stars,
+ * reminders, scheduled messages, receipts, push/email preferences, message actions, and the
+ * store's blocks, mutes, drafts, reminders, scheduled messages and stars (+2.1 KiB gzip of own
+ * code); see docs/guides/sdk.md "Size".
+ */
 export const BUDGETS = [
-  { name: '@parley/sdk', code: `export * from './src/index.ts';`, budget: 42 * KiB },
+  { name: '@parley/sdk', code: `export * from './src/index.ts';`, budget: 43.5 * KiB },
   // The SDK's own code: everything but centrifuge.
   {
     name: '@parley/sdk (own code)',
     code: `export * from './src/index.ts';`,
     external: ['centrifuge'],
-    budget: 18 * KiB,
+    budget: 19.5 * KiB,
   },
   { name: '@parley/sdk/dexie', code: `export * from './src/stores/dexie.ts';`, budget: 36 * KiB },
   // Tree-shaking probe: an app that uses only the reducers must not carry the client and centrifuge.
   {
     name: '{ reduce, Store } only',
     code: `export { reduce, Store } from './src/index.ts';`,
-    budget: 6.5 * KiB,
+    budget: 7 * KiB,
   },
 ];
 

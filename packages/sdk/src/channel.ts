@@ -1,4 +1,11 @@
-import type { Message, Reaction, SendMessageBody, Thread, UpdateMessageBody } from '@parley/protocol';
+import type {
+  Message,
+  Reaction,
+  ScheduleMessageBody,
+  SendMessageBody,
+  Thread,
+  UpdateMessageBody,
+} from '@parley/protocol';
 import type { z } from 'zod';
 import type { Connection } from './realtime/connection.js';
 import type { RestClient } from './rest.js';
@@ -93,6 +100,51 @@ export class ChannelHandle {
   sendMessage(input: SendMessageInput): Promise<Message> {
     this.lastTypingAt = 0;
     return this.host.queueMessage(this.cid, input);
+  }
+
+  /**
+   * Presses a button of an ephemeral command preview (for /giphy: `{ image_action: 'send' |
+   * 'shuffle' | 'cancel' }`): shuffle replaces the preview, send replaces it with the sent
+   * message, cancel removes it. Resolves with the server's answer.
+   */
+  async sendMessageAction(previewId: string, formData: Record<string, string>): Promise<Message> {
+    const { message } = await this.host.rest.messageAction(previewId, { form_data: formData });
+    const { store } = this.host;
+    if (message.id !== previewId || message.deleted_at)
+      store.dispatch({ type: 'local/message.remove', cid: this.cid, message_id: previewId });
+    if (!message.deleted_at) store.dispatch({ type: 'rest/message', message });
+    return message;
+  }
+
+  /** Marks `messageId` and everything after it unread (the unread counts follow). */
+  async markUnread(messageId: string): Promise<void> {
+    const counts = await this.host.rest.markUnread(this.type, this.id, { message_id: messageId });
+    this.host.store.dispatch({ type: 'rest/unread', counts });
+  }
+
+  /** The channel's pinned messages, most recently pinned first (`next` pages on). */
+  pinnedMessages(query: { limit?: number; next?: string } = {}) {
+    return this.host.rest.pinnedMessages(this.type, this.id, query);
+  }
+
+  /** Schedules a message to be sent at `send_at` (in `state.scheduledMessages` at once). */
+  async scheduleMessage(input: Omit<z.input<typeof ScheduleMessageBody>, 'user_id'>) {
+    const { scheduled_message } = await this.host.rest.scheduleMessage(this.type, this.id, input);
+    this.host.store.dispatch({ type: 'rest/scheduled', scheduled_messages: [scheduled_message] });
+    return scheduled_message;
+  }
+
+  /**
+   * Who is in the channel now: the users with a client watching it (invisible users are not
+   * listed). They are marked online in `state.presence`; user.presence events keep it current.
+   * Needs the channel watched (`watch()`).
+   */
+  async queryPresence(): Promise<string[]> {
+    const connection = this.host.realtime();
+    if (!connection) throw new Error('not connected');
+    const users = await connection.presence(`chat:channel:${this.cid}`);
+    this.host.store.dispatch({ type: 'rest/online', user_ids: users });
+    return users;
   }
 
   /** Sends a failed message again (same client_msg_id, so never twice). */

@@ -1,4 +1,17 @@
-import type { Message, SendMessageBody, SortSpec, Thread, UnreadMentions, UserInput } from '@parley/protocol';
+import type {
+  Block,
+  CreateReminderBody,
+  Draft,
+  Message,
+  PutDraftBody,
+  ScheduledMessage,
+  SendMessageBody,
+  SortSpec,
+  Thread,
+  UnreadMentions,
+  UpdateScheduledMessageBody,
+  UserInput,
+} from '@parley/protocol';
 import type { z } from 'zod';
 import { ChannelHandle, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
@@ -13,7 +26,13 @@ import {
 } from './realtime/connection.js';
 import { RestClient } from './rest.js';
 import { Store } from './state/store.js';
-import type { ServerEvent, ServerEventName, ServerEventOf } from './state/types.js';
+import {
+  draftKey,
+  type PresenceEntry,
+  type ServerEvent,
+  type ServerEventName,
+  type ServerEventOf,
+} from './state/types.js';
 import { MemoryStore } from './stores/memory.js';
 import { Persister } from './stores/persister.js';
 import type { OutboxItem, PersistentStore, StreamPosition, TopicPosition } from './stores/types.js';
@@ -239,6 +258,132 @@ export class ParleyClient {
     return this.rest.unreadMentions();
   }
 
+  // ---- the user's own lists (kept current by the events of the user's channel) ----
+
+  /** Blocks a user: their messages leave the lists at once, and later ones never enter the store. */
+  async blockUser(targetId: string): Promise<Block> {
+    const { block } = await this.rest.blockUser({ target_id: targetId });
+    this.setBlocks((blocks) => [...blocks.filter((b) => b.target_id !== targetId), block]);
+    return block;
+  }
+
+  /** Unblocks a user (their older messages come back when a list is fetched again). */
+  async unblockUser(targetId: string): Promise<void> {
+    await this.rest.unblockUser({ target_id: targetId });
+    this.setBlocks((blocks) => blocks.filter((b) => b.target_id !== targetId));
+  }
+
+  private setBlocks(change: (blocks: Block[]) => Block[]) {
+    this.store.dispatch({ type: 'rest/blocks', blocks: change(Object.values(this.store.getState().blocks)) });
+  }
+
+  /** Pins a message in its channel (until `expires_at`, or until unpinned). */
+  async pinMessage(messageId: string, options: { expires_at?: string } = {}): Promise<Message> {
+    return this.patched(await this.rest.pinMessage(messageId, options));
+  }
+
+  async unpinMessage(messageId: string): Promise<Message> {
+    return this.patched(await this.rest.unpinMessage(messageId));
+  }
+
+  /** A server copy of a message, applied where the message is loaded (not added where it is not). */
+  private patched({ message }: { message: Message }): Message {
+    this.store.dispatch({ type: 'local/message.patch', message });
+    return message;
+  }
+
+  /** Stars (or with `starred: false` unstars) a message for the user: `state.starred`. */
+  async starMessage(messageId: string, starred = true): Promise<void> {
+    const answer = await (starred ? this.rest.starMessage(messageId) : this.rest.unstarMessage(messageId));
+    this.store.dispatch({ type: 'rest/star', message_id: messageId, starred_at: answer.starred_at });
+  }
+
+  /** Sets (or moves) the user's reminder about a message: `state.reminders[messageId]`. */
+  async setReminder(messageId: string, body: Omit<z.input<typeof CreateReminderBody>, 'user_id'>) {
+    const exists = this.store.getState().reminders[messageId]?.delivered_at === null;
+    const { reminder } = exists
+      ? await this.rest.updateReminder(messageId, body)
+      : await this.rest.createReminder(messageId, body);
+    this.store.dispatch({ type: 'rest/reminders', reminders: [reminder] });
+    return reminder;
+  }
+
+  async cancelReminder(messageId: string): Promise<void> {
+    await this.rest.cancelReminder(messageId);
+    this.store.dispatch({ type: 'local/removed', what: 'reminders', key: messageId });
+  }
+
+  /** Loads the user's reminders (upcoming by default) into `state.reminders`. */
+  async loadReminders(query: Parameters<RestClient['listReminders']>[0] = {}) {
+    const page = await this.rest.listReminders(query);
+    this.store.dispatch({ type: 'rest/reminders', reminders: page.reminders });
+    return page;
+  }
+
+  /** Loads the user's scheduled messages into `state.scheduledMessages` (schedule with `channel.scheduleMessage`). */
+  async loadScheduledMessages(query: Parameters<RestClient['listScheduledMessages']>[0] = {}) {
+    const page = await this.rest.listScheduledMessages(query);
+    this.store.dispatch({ type: 'rest/scheduled', scheduled_messages: page.scheduled_messages });
+    return page;
+  }
+
+  async updateScheduledMessage(
+    id: string,
+    body: Omit<z.input<typeof UpdateScheduledMessageBody>, 'user_id'>,
+  ): Promise<ScheduledMessage> {
+    const { scheduled_message } = await this.rest.updateScheduledMessage(id, body);
+    this.store.dispatch({ type: 'rest/scheduled', scheduled_messages: [scheduled_message] });
+    return scheduled_message;
+  }
+
+  async cancelScheduledMessage(id: string): Promise<void> {
+    await this.rest.cancelScheduledMessage(id);
+    this.store.dispatch({ type: 'local/removed', what: 'scheduledMessages', key: id });
+  }
+
+  /** Loads the user's drafts into `state.drafts` (by `draftKey(cid, parent_id)`). */
+  async loadDrafts(query: Parameters<RestClient['listDrafts']>[0] = {}) {
+    const page = await this.rest.listDrafts(query);
+    this.store.dispatch({ type: 'rest/drafts', drafts: page.drafts });
+    return page;
+  }
+
+  /** Saves the draft of a channel (or of a thread in it, with `parent_id`). */
+  async saveDraft(cid: string, body: Omit<z.input<typeof PutDraftBody>, 'user_id'>): Promise<Draft> {
+    const { type, id } = splitCid(cid);
+    const { draft } = await this.rest.saveDraft(type, id, body);
+    this.store.dispatch({ type: 'rest/drafts', drafts: [draft] });
+    return draft;
+  }
+
+  async deleteDraft(cid: string, parentId?: string): Promise<void> {
+    const { type, id } = splitCid(cid);
+    await this.rest.deleteDraft(type, id, parentId ? { parent_id: parentId } : {});
+    this.store.dispatch({ type: 'local/removed', what: 'drafts', key: draftKey(cid, parentId) });
+  }
+
+  /**
+   * A user's presence as far as the client knows it: from user.presence events of watched
+   * channels and `channel.queryPresence()`; offline with the stored last activity otherwise.
+   */
+  presence(userId: string): PresenceEntry {
+    const state = this.store.getState();
+    return (
+      state.presence[userId] ?? { online: false, last_active_at: state.users[userId]?.last_active_at ?? null }
+    );
+  }
+
+  /** Calls `listener` whenever a user's presence changes; returns the unsubscribe function. */
+  onPresence(userId: string, listener: (presence: PresenceEntry) => void): () => void {
+    return this.store.select(
+      (s) => s.presence[userId],
+      () => listener(this.presence(userId)),
+      {
+        fireImmediately: false,
+      },
+    );
+  }
+
   /** Sends a failed message again. */
   retryMessage(clientMsgId: string): Promise<Message> {
     return this.requireSession().outbox.retry(clientMsgId);
@@ -391,6 +536,9 @@ class Session implements ChannelHost {
   }
 
   private previousState: ConnectionState = 'disconnected';
+  private markUserLoaded!: () => void;
+  /** Settles once the user's own state (unread counts, blocks, mutes) was first loaded, or failed to. */
+  private readonly userLoaded = new Promise<void>((resolve) => (this.markUserLoaded = resolve));
 
   async start(): Promise<void> {
     const { persistent } = this.client._internals;
@@ -426,6 +574,13 @@ class Session implements ChannelHost {
     void this.connection.watch(userTopic(this.userId), this.savedPosition(userTopic(this.userId)));
     this.connection.connect();
     await outcome;
+    // Online: the user's blocks (and mutes, unread counts) are known before any channel is
+    // watched, so a blocked user's message never shows, not even for a moment.
+    if (this.connection.connectionState === 'connected') {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([this.userLoaded, new Promise((r) => (timer = setTimeout(r, 5000)))]);
+      clearTimeout(timer);
+    }
     this.outbox.kick();
   }
 
@@ -752,9 +907,17 @@ class Session implements ChannelHost {
     return state.channels[cid] !== undefined && (!this.watched.get(cid)?.messages || cid in state.messages);
   }
 
+  /** The user's unread counts, blocks and mutes (on connect, and when the user's topic was not recovered). */
   private async refreshUser(): Promise<void> {
-    const counts = await this.rest.unread();
+    const [counts, { blocks }, mutes] = await Promise.all([
+      this.rest.unread(),
+      this.rest.listBlocks(),
+      this.rest.listMutes(),
+    ]);
+    if (this.stopped) return;
     this.store.dispatch({ type: 'rest/unread', counts });
+    this.store.dispatch({ type: 'rest/blocks', blocks });
+    this.store.dispatch({ type: 'rest/mutes', ...mutes });
   }
 
   private requery(onlyStale: boolean) {
@@ -777,7 +940,7 @@ class Session implements ChannelHost {
       });
     if (topic === userTopic(this.userId)) {
       if (status.unrecovered) this.requery(false);
-      return background(this.refreshUser());
+      return background(this.refreshUser()).finally(this.markUserLoaded);
     }
     const cid = topic.slice('chat:channel:'.length);
     if (status.unrecovered) {
@@ -811,10 +974,13 @@ class Session implements ChannelHost {
 
   private receive(event: ServerEvent, topic?: string) {
     // By type and id: the user-channel copy of member.added keeps its id under another name.
-    const key = `${event.type} ${event.id}`;
-    if (this.seen.has(key)) return;
-    this.seen.add(key);
-    if (this.seen.size > 2000) this.seen.delete(this.seen.values().next().value!);
+    // Ephemeral events (typing, presence) have no id and are never replayed: never skipped.
+    if (event.id) {
+      const key = `${event.type} ${event.id}`;
+      if (this.seen.has(key)) return;
+      this.seen.add(key);
+      if (this.seen.size > 2000) this.seen.delete(this.seen.values().next().value!);
+    }
     if (topic) {
       // Noted now, persisted with the position that follows (same publication).
       const position = this.positions.get(topic) ?? { offset: -1, epoch: '' };

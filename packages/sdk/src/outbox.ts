@@ -125,7 +125,11 @@ export class Outbox {
           const message = await this.deps.send(item);
           this.failures = 0;
           this.items.delete(item.client_msg_id);
-          if (!this.stopped) this.deps.store.dispatch({ type: 'rest/message', message });
+          // A command's ephemeral preview has no client_msg_id: it takes the place of the pending message.
+          const confirmed = message.client_msg_id
+            ? message
+            : { ...message, client_msg_id: item.client_msg_id };
+          if (!this.stopped) this.deps.store.dispatch({ type: 'rest/message', message: confirmed });
           await this.deps.persist({ delete: [item.client_msg_id] });
           this.settle(item.client_msg_id, message);
         } catch (error) {

@@ -4,44 +4,17 @@ import type {
   BlocksResponse,
   BlockUserBody,
   CastVoteBody,
-  CreateReminderBody,
-  Device,
-  EmailPreferences,
-  ListRemindersQuery,
-  ListScheduledMessagesQuery,
-  MarkDeliveredBody,
-  MarkDeliveredResponse,
-  MarkUnreadBody,
-  MessageActionBody,
-  MessageActionResponse,
-  MessageEditsResponse,
-  PagedMessagesResponse,
-  PinMessageBody,
-  PinnedMessagesQuery,
-  PushClientConfig,
-  PushPreferences,
-  ReadByResponse,
-  RegisterDeviceBody,
-  ReminderResponse,
-  RemindersResponse,
-  ScheduledMessageResponse,
-  ScheduledMessagesResponse,
-  ScheduleMessageBody,
-  StarredMessagesQuery,
-  StarredMessagesResponse,
-  StarResponse,
-  UpdateEmailPreferencesBody,
-  UpdatePushPreferencesBody,
-  UpdateReminderBody,
-  UpdateScheduledMessageBody,
   ChannelMuteResponse,
   ChannelResponse,
   ChannelsResponse,
   CreateChannelBody,
   CreatePollBody,
+  CreateReminderBody,
+  Device,
   DraftQuery,
   DraftResponse,
   DraftsResponse,
+  EmailPreferences,
   ErrorBody,
   FlagBody,
   FlagResponse,
@@ -50,30 +23,53 @@ import type {
   ListMentionsQuery,
   ListMessagesQuery,
   ListReactionsQuery,
+  ListRemindersQuery,
+  ListScheduledMessagesQuery,
   ListThreadsQuery,
+  MarkDeliveredBody,
+  MarkDeliveredResponse,
   MarkReadBody,
   MarkThreadReadBody,
+  MarkUnreadBody,
   MemberResponse,
   MembersResponse,
+  MessageActionBody,
+  MessageActionResponse,
+  MessageEditsResponse,
   MessageResponse,
   MessagesResponse,
   MuteChannelBody,
   MutesResponse,
   MuteUserBody,
+  PagedMessagesResponse,
   PartialUpdateChannelBody,
+  PinMessageBody,
+  PinnedMessagesQuery,
   PollOptionResponse,
   PollResponse,
   PollVoteResponse,
+  PushClientConfig,
+  PushPreferences,
   PutDraftBody,
   QueryChannelsBody,
   QueryUsersBody,
   ReactionResponse,
   ReactionsResponse,
+  ReadByResponse,
+  RegisterDeviceBody,
+  ReminderResponse,
+  RemindersResponse,
   RemoveMembersBody,
+  ScheduledMessageResponse,
+  ScheduledMessagesResponse,
+  ScheduleMessageBody,
   SearchBody,
   SearchResponse,
   SendMessageBody,
   SendReactionBody,
+  StarResponse,
+  StarredMessagesQuery,
+  StarredMessagesResponse,
   SuggestPollOptionBody,
   SyncBody,
   SyncResponse,
@@ -85,9 +81,13 @@ import type {
   UnreadCounts,
   UnreadMentions,
   UpdateChannelBody,
+  UpdateEmailPreferencesBody,
   UpdateMemberBody,
   UpdateMessageBody,
   UpdatePollBody,
+  UpdatePushPreferencesBody,
+  UpdateReminderBody,
+  UpdateScheduledMessageBody,
   UpsertUsersBody,
   UserMuteResponse,
   UserResponse,
@@ -419,9 +419,13 @@ export class RestClient {
   }
   /** The channel's pinned messages, most recently pinned first (`next` pages on). */
   pinnedMessages(type: string, id: string, query: Paged<typeof PinnedMessagesQuery> = {}) {
-    return this.request<Out<typeof PagedMessagesResponse>>('GET', `/channels/${seg(type)}/${seg(id)}/pinned`, {
-      query,
-    });
+    return this.request<Out<typeof PagedMessagesResponse>>(
+      'GET',
+      `/channels/${seg(type)}/${seg(id)}/pinned`,
+      {
+        query,
+      },
+    );
   }
   starMessage(messageId: string) {
     return this.request<Out<typeof StarResponse>>('POST', `/messages/${seg(messageId)}/star`, { body: {} });
@@ -436,7 +440,9 @@ export class RestClient {
 
   // ---- reminders ----
   createReminder(messageId: string, body: In<typeof CreateReminderBody>) {
-    return this.request<Out<typeof ReminderResponse>>('POST', `/messages/${seg(messageId)}/reminder`, { body });
+    return this.request<Out<typeof ReminderResponse>>('POST', `/messages/${seg(messageId)}/reminder`, {
+      body,
+    });
   }
   updateReminder(messageId: string, body: In<typeof UpdateReminderBody>) {
     return this.request<Out<typeof ReminderResponse>>('PATCH', `/messages/${seg(messageId)}/reminder`, {
@@ -462,7 +468,10 @@ export class RestClient {
     return this.request<Out<typeof ScheduledMessagesResponse>>('GET', '/scheduled-messages', { query });
   }
   getScheduledMessage(scheduledId: string) {
-    return this.request<Out<typeof ScheduledMessageResponse>>('GET', `/scheduled-messages/${seg(scheduledId)}`);
+    return this.request<Out<typeof ScheduledMessageResponse>>(
+      'GET',
+      `/scheduled-messages/${seg(scheduledId)}`,
+    );
   }
   updateScheduledMessage(scheduledId: string, body: In<typeof UpdateScheduledMessageBody>) {
     return this.request<Out<typeof ScheduledMessageResponse>>(

@@ -22,6 +22,7 @@ import { pushFlushHandler, pushFlushPolicy } from './push-flush.js';
 import { pushMessageHandler, pushMessagePolicy } from './push-message.js';
 import { reminderDueHandler, reminderDuePolicy } from './reminder-due.js';
 import { scheduledMessageSendHandler, scheduledMessageSendPolicy } from './scheduled-message-send.js';
+import { searchReindexHandler, searchReindexPolicy } from './search-reindex.js';
 import { webhookDeliverHandler, webhookDeliverPolicy } from './webhook-deliver.js';
 import { pruneDay, webhookPruneHandler, webhookPrunePolicy } from './webhook-prune.js';
 
@@ -38,6 +39,7 @@ export function queuePolicies(config: Config): Record<JobName, QueuePolicy> {
     'scheduled_message.send': scheduledMessageSendPolicy,
     'push.message': pushMessagePolicy(config),
     'push.flush': pushFlushPolicy(config),
+    'search.reindex': searchReindexPolicy,
   };
 }
 
@@ -76,6 +78,7 @@ export async function startWorkers(
   await jobs.work('email.invite', emailInviteHandler(emailDeps));
   await jobs.work('reminder.due', reminderDueHandler(deps));
   await jobs.work('scheduled_message.send', scheduledMessageSendHandler(deps));
+  await jobs.work('search.reindex', searchReindexHandler(deps));
   const push = new PushDelivery(deps.db, jobs, {
     bundleWindowMs: deps.config.PUSH_BUNDLE_WINDOW_MS,
     providers: createPushProviders(deps.config, resolveVapidKeys(deps.config, deps.logger)),

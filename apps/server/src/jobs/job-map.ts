@@ -49,6 +49,17 @@ export const JobMap = {
     link: z.url(),
     note: z.string().max(2000).nullable(),
   }),
+  /**
+   * Re-index an app's messages for its new `search_language`, one bounded batch per job, in
+   * (cid, id) order after `after`; each batch enqueues the next. A no-op once the app's language
+   * is no longer `language` (the job of the newer change takes over).
+   */
+  'search.reindex': z.object({
+    app_id: z.string(),
+    language: z.string(),
+    after: z.object({ cid: z.string(), id: z.uuid() }).nullable(),
+    batch_size: z.number().int().min(1).max(5000).optional(),
+  }),
 } as const;
 
 export type JobName = keyof typeof JobMap;

@@ -63,12 +63,14 @@ export class PendingEvents {
   constructor(private readonly appId: string) {}
 
   record<N extends EventName>(type: N, payload: EventPayload<N>) {
+    // The envelope comes last so a payload can never overwrite the event's id (webhook and sync
+    // consumers dedup by it); events.test.ts in packages/protocol keeps those keys out of payloads.
     this.events.push({
+      ...payload,
       id: uuidv7(),
       type,
       app_id: this.appId,
       created_at: new Date().toISOString(),
-      ...payload,
     } as ParleyEvent);
   }
 }

@@ -154,6 +154,14 @@ export class Connection {
     return this.centrifuge.getSubscription(topic) !== null;
   }
 
+  /** The users whose clients are subscribed to a topic now (the subscription must be live). */
+  async presence(topic: string): Promise<string[]> {
+    const sub = this.centrifuge.getSubscription(topic);
+    if (!sub) throw new Error(`not watching ${topic}`);
+    const { clients } = await sub.presence();
+    return [...new Set(Object.values(clients).map((c) => c.user))];
+  }
+
   async rpc<T = unknown>(method: string, data: unknown): Promise<T> {
     const result = await this.centrifuge.rpc(method, data);
     return result.data as T;

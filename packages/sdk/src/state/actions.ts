@@ -93,6 +93,10 @@ export type LocalAction =
   | { type: 'rest/scheduled'; scheduled_messages: ScheduledMessage[] }
   /** Something the user deleted over REST (its event follows): a draft by `draftKey`, a reminder by message id, a scheduled message by id. */
   | { type: 'local/removed'; what: 'drafts' | 'reminders' | 'scheduledMessages'; key: string }
+  /** Takes a message out of the lists (an ephemeral preview that was sent or cancelled). */
+  | { type: 'local/message.remove'; cid: string; message_id: string }
+  /** These users are connected now (a channel's presence query): online, last activity kept. */
+  | { type: 'rest/online'; user_ids: string[] }
   /** The user starred (`starred_at`) or unstarred (null) a message. */
   | { type: 'rest/star'; message_id: string; starred_at: string | null };
 

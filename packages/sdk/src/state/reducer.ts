@@ -133,17 +133,9 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       if (isBlocked(state, action.message)) return state;
       return putMessage(state, action.message, false, true);
     case 'message.deleted': {
-      let next: ParleyState;
-      if (!action.hard) next = putMessage(state, action.message, false, true);
-      else {
-        next = updateLists(state, action.cid, (list) => {
-          if (!list.byId[action.message.id]) return list;
-          const byId = { ...list.byId };
-          delete byId[action.message.id];
-          return { ...list, byId, ids: orderIds(byId) };
-        });
-        next = forgetThread(next, action.message.id);
-      }
+      const next = action.hard
+        ? forgetThread(removeMessage(state, action.cid, action.message.id), action.message.id)
+        : putMessage(state, action.message, false, true);
       return action.thread_parent ? threadReplyGone(next, action.message, action.thread_parent) : next;
     }
     case 'reaction.new':
@@ -187,7 +179,8 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       });
     }
     case 'notification.mention': {
-      if (!state.mentions || action.user_id !== state.userId || isBlocked(state, action.message)) return state;
+      if (!state.mentions || action.user_id !== state.userId || isBlocked(state, action.message))
+        return state;
       if (state.mentions.messages.some((m) => m.id === action.message.id)) return state;
       const messages = [action.message, ...state.mentions.messages];
       return { ...state, mentions: { ...state.mentions, messages } };
@@ -346,6 +339,16 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
         : state.users;
       return { ...state, presence, users };
     }
+    case 'local/message.remove':
+      return removeMessage(state, action.cid, action.message_id);
+    case 'rest/online': {
+      const online = action.user_ids.filter((id) => !state.presence[id]?.online);
+      if (online.length === 0) return state;
+      const presence = { ...state.presence };
+      for (const id of online)
+        presence[id] = { online: true, last_active_at: state.presence[id]?.last_active_at ?? null };
+      return { ...state, presence };
+    }
     case 'user.updated':
     case 'user.banned':
     case 'user.unbanned':
@@ -363,7 +366,11 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
         ...state,
         blocks: {
           ...state.blocks,
-          [action.target_id]: { user_id: action.user_id, target_id: action.target_id, created_at: action.created_at },
+          [action.target_id]: {
+            user_id: action.user_id,
+            target_id: action.target_id,
+            created_at: action.created_at,
+          },
         },
       });
     case 'notification.user_unblocked':
@@ -390,10 +397,7 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
     case 'draft.deleted':
       return mine(state, action) ? remove(state, 'drafts', draftKey(action.cid, action.parent_id)) : state;
     case 'rest/reminders':
-      return action.reminders.reduce(
-        (next, r) => putNewer(next, 'reminders', r.message_id, r),
-        state,
-      );
+      return action.reminders.reduce((next, r) => putNewer(next, 'reminders', r.message_id, r), state);
     case 'reminder.updated':
     case 'notification.reminder_due':
       return mine(state, action)
@@ -411,7 +415,7 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
         ? putNewer(state, 'scheduledMessages', action.scheduled_message.id, action.scheduled_message)
         : state;
     case 'scheduled_message.deleted':
-      return mine(state, action) ? remove(state, 'scheduledMessages', action.id) : state;
+      return mine(state, action) ? remove(state, 'scheduledMessages', action.scheduled_message_id) : state;
     case 'local/removed':
       return remove(state, action.what, action.key);
     case 'rest/star':
@@ -425,16 +429,36 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       return updateMember(state, action.cid, action.user_id, (m) =>
         (m.last_delivered_seq ?? 0) >= action.last_delivered_seq
           ? m
-          : { ...m, last_delivered_seq: action.last_delivered_seq, last_delivered_at: action.last_delivered_at },
+          : {
+              ...m,
+              last_delivered_seq: action.last_delivered_seq,
+              last_delivered_at: action.last_delivered_at,
+            },
       );
     default:
       return state;
   }
 }
 
+function removeMessage(state: ParleyState, cid: string, messageId: string): ParleyState {
+  return updateLists(state, cid, (list) => {
+    if (!list.byId[messageId]) return list;
+    const byId = { ...list.byId };
+    delete byId[messageId];
+    return { ...list, byId, ids: orderIds(byId) };
+  });
+}
+
 // ---- the user's own lists ----
 
-type Keyed = 'blocks' | 'userMutes' | 'channelMutes' | 'drafts' | 'reminders' | 'scheduledMessages' | 'starred';
+type Keyed =
+  | 'blocks'
+  | 'userMutes'
+  | 'channelMutes'
+  | 'drafts'
+  | 'reminders'
+  | 'scheduledMessages'
+  | 'starred';
 
 const mine = (state: ParleyState, event: { user_id: string }) => event.user_id === state.userId;
 
@@ -487,11 +511,15 @@ function hideBlocked(state: ParleyState): ParleyState {
     }
     return changed ? next : lists;
   };
-  const mentions = state.mentions && {
-    ...state.mentions,
-    messages: state.mentions.messages.filter((m) => !isBlocked(state, m)),
-  };
-  return { ...state, messages: each(state.messages), replies: each(state.replies), mentions };
+  const kept = state.mentions?.messages.filter((m) => !isBlocked(state, m));
+  const mentions =
+    state.mentions && kept!.length < state.mentions.messages.length
+      ? { ...state.mentions, messages: kept! }
+      : state.mentions;
+  const messages = each(state.messages);
+  const replies = each(state.replies);
+  if (messages === state.messages && replies === state.replies && mentions === state.mentions) return state;
+  return { ...state, messages, replies, mentions };
 }
 
 // ---- channels ----

@@ -1,4 +1,5 @@
 import { type App, AppLimits, AppSettings, DEFAULT_CHANNEL_TYPES } from '@parley/protocol';
+import type { JobSystem } from '../../jobs/boss.js';
 import type { Db } from '../../platform/db.js';
 import { isUniqueViolation } from '../../platform/db.js';
 import type { AppRow } from '../../platform/db.types.js';
@@ -40,7 +41,11 @@ const API_KEY_CACHE_MS = 5_000;
 export class AppsService {
   private readonly byApiKey = new Map<string, { row: AppRow; at: number }>();
 
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    /** Enqueues the search re-index when search_language changes (absent: no re-index). */
+    private readonly jobs?: JobSystem,
+  ) {}
 
   async create(input: CreateAppInput): Promise<{ app: App; api_secret: string; row: AppRow }> {
     const secret = newApiSecret();
@@ -87,13 +92,26 @@ export class AppsService {
     patch: { settings?: Partial<AppSettings>; limits?: Partial<AppLimits> },
   ): Promise<App> {
     const current = await this.getRow(id);
-    const row = await appsRepository.update(this.db, id, {
-      ...(patch.settings
-        ? { settings: AppSettings.parse({ ...(current.settings as object), ...patch.settings }) }
-        : {}),
-      ...(patch.limits
-        ? { limits: AppLimits.parse({ ...(current.limits as object), ...patch.limits }) }
-        : {}),
+    const settings = patch.settings
+      ? AppSettings.parse({ ...(current.settings as object), ...patch.settings })
+      : undefined;
+    const language = settings?.search_language;
+    const reindex =
+      this.jobs !== undefined &&
+      language !== undefined &&
+      language !== AppSettings.parse(current.settings ?? {}).search_language;
+    // A new search_language re-indexes the app's messages (docs/guides/search-and-sync.md): the
+    // job is enqueued in the transaction of the change, so it exists exactly when the change does.
+    const row = await this.db.transaction().execute(async (tx) => {
+      const updated = await appsRepository.update(tx, id, {
+        ...(settings ? { settings } : {}),
+        ...(patch.limits
+          ? { limits: AppLimits.parse({ ...(current.limits as object), ...patch.limits }) }
+          : {}),
+      });
+      if (updated && reindex)
+        await this.jobs!.send(tx, 'search.reindex', { app_id: id, language: language!, after: null });
+      return updated;
     });
     if (!row) throw new AppError('APP_NOT_FOUND');
     this.forget(row.api_key);

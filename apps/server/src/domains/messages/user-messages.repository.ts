@@ -24,6 +24,13 @@ export interface FlagRow {
 /** "Is this bit set": written the same way as the partial index predicates of migration 0009. */
 const hasFlag = (flag: number) => sql<boolean>`user_messages.flags & ${sql.lit(flag)} <> 0`;
 
+/**
+ * Not written by a user `viewerId` blocked (as messagesRepository.page): a primary-key probe of
+ * `blocks` per row. For queries that select from `messages`.
+ */
+export const notByBlocked = (appId: string, viewerId: string) =>
+  sql<boolean>`not exists (select 1 from blocks b where b.app_id = ${appId} and b.user_id = ${viewerId} and b.target_id = messages.user_id)`;
+
 export const userMessagesRepository = {
   /**
    * Sets flags (OR) on (user, message) rows, creating them as needed, in one statement. Rows of
@@ -65,7 +72,7 @@ export const userMessagesRepository = {
 
   /**
    * "My mentions", newest first: an index scan of user_messages_mentioned_idx, limited to
-   * channels the user is still in. Returned as a query so tests can EXPLAIN exactly this.
+   * channels the user is still in, without messages of users they blocked. Returned as a query so tests can EXPLAIN exactly this.
    */
   mentionsQuery(
     db: Executor,
@@ -91,7 +98,8 @@ export const userMessagesRepository = {
       .where('user_messages.user_id', '=', userId)
       .where(hasFlag(MessageFlag.MENTIONED))
       .where('members.invite_rejected_at', 'is', null)
-      .where('messages.deleted_at', 'is', null);
+      .where('messages.deleted_at', 'is', null)
+      .where(notByBlocked(appId, userId));
     if (opts.cid) q = q.where('user_messages.cid', '=', opts.cid);
     if (opts.beforeId) q = q.where('user_messages.message_id', '<', opts.beforeId);
     if (opts.unreadOnly)

@@ -136,7 +136,11 @@ export class ScheduledMessagesService {
     await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
       const current = await this.own(tx, ctx, id, userId);
       await scheduledMessagesRepository.delete(tx, ctx.app.id, id);
-      events.record('scheduled_message.deleted', { cid: current.cid, user_id: userId, id });
+      events.record('scheduled_message.deleted', {
+        cid: current.cid,
+        user_id: userId,
+        scheduled_message_id: id,
+      });
     });
   }
 

@@ -112,7 +112,7 @@ describe('scheduled messages', () => {
     ).body.scheduled_message;
     expect((await f.users.author!.delete(`/scheduled-messages/${a.id}`)).body).toEqual({ ok: true });
     expect(f.eventsOf('scheduled_message.deleted').at(-1)).toMatchObject({
-      id: a.id,
+      scheduled_message_id: a.id,
       user_id: 'author',
       cid,
     });

@@ -117,6 +117,49 @@ export const searchRepository = {
     return rows.map((r) => ({ ...r, rank: Number(r.rank) }));
   },
 
+  /**
+   * Re-indexes up to `limit` messages of the app after `after` in (cid, id) order (an index range
+   * of messages_channel_id_idx): those not yet on `config` get `text = text`, which runs the
+   * search trigger (it reads the app's current search_language). Returns the last row looked at
+   * (null when there was none), how many rows were looked at and how many were re-indexed.
+   */
+  async reindexBatch(
+    tx: Executor,
+    appId: string,
+    config: string,
+    after: { cid: string; id: string } | null,
+    limit: number,
+  ): Promise<{ last: { cid: string; id: string } | null; scanned: number; updated: number }> {
+    const from = after ? sql`and (cid, id) > (${after.cid}, ${after.id}::uuid)` : sql``;
+    const { rows } = await sql<{
+      last_cid: string | null;
+      last_id: string | null;
+      scanned: number;
+      updated: number;
+    }>`
+      with batch as materialized (
+        select cid, id, search_config from messages
+         where app_id = ${appId} ${from}
+         order by cid, id
+         limit ${limit}
+      ), reindexed as (
+        update messages m set text = m.text
+          from batch b
+         where m.app_id = ${appId} and m.cid = b.cid and m.id = b.id
+           and b.search_config is distinct from ${config}::regconfig
+        returning m.id
+      ), last as (select cid, id from batch order by cid desc, id desc limit 1)
+      select (select cid from last) as last_cid, (select id::text from last) as last_id,
+             (select count(*)::int from batch) as scanned,
+             (select count(*)::int from reindexed) as updated`.execute(tx);
+    const row = rows[0]!;
+    return {
+      last: row.last_cid && row.last_id ? { cid: row.last_cid, id: row.last_id } : null,
+      scanned: row.scanned,
+      updated: row.updated,
+    };
+  },
+
   /** The name of the text search configuration, if the database has it. */
   async textSearchConfig(db: Executor, name: string): Promise<string | null> {
     const { rows } = await sql<{ cfgname: string }>`

@@ -6,6 +6,8 @@ import {
   type SearchSnippet,
 } from '@parley/protocol';
 import type { z } from 'zod';
+import type { JobSystem } from '../../jobs/boss.js';
+import type { JobData } from '../../jobs/job-map.js';
 import { actingUserId, type RequestContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
@@ -22,6 +24,9 @@ import {
   type SearchOrder,
   searchRepository,
 } from './search.repository.js';
+
+/** Messages re-indexed per `search.reindex` job (one short transaction each). */
+export const REINDEX_BATCH = 500;
 
 const encodeCursor = (c: SearchCursor) =>
   Buffer.from(
@@ -87,7 +92,40 @@ export class SearchService {
     private readonly db: Db,
     private readonly channels: ChannelsService,
     private readonly channelTypes: ChannelTypesService,
+    /** Chains the batches of a re-index (absent: reindexBatch does one batch only). */
+    private readonly jobs?: JobSystem,
   ) {}
+
+  /**
+   * One batch of the re-index that a search_language change enqueued (job `search.reindex`):
+   * REINDEX_BATCH messages at most, in one transaction that also enqueues the next batch (a job id
+   * derived from the cursor, so a retried batch does not enqueue it twice). Stops when the app's
+   * language is no longer the job's (a newer change enqueued its own re-index) or at the end.
+   */
+  async reindexBatch(data: JobData<'search.reindex'>): Promise<{ updated: number; done: boolean }> {
+    const limit = data.batch_size ?? REINDEX_BATCH;
+    // Before the transaction: it reads through this.db (PGlite has one connection).
+    const config = await this.configFor(data.language);
+    return this.db.transaction().execute(async (tx) => {
+      // Locks the app row: a concurrent language change waits, then its own job takes over.
+      const app = await tx
+        .selectFrom('apps')
+        .select('settings')
+        .where('id', '=', data.app_id)
+        .forShare()
+        .executeTakeFirst();
+      if (!app || AppSettings.parse(app.settings ?? {}).search_language !== data.language)
+        return { updated: 0, done: true };
+      const batch = await searchRepository.reindexBatch(tx, data.app_id, config, data.after, limit);
+      // A short batch was the last one.
+      if (!batch.last || batch.scanned < limit || !this.jobs) return { updated: batch.updated, done: true };
+      const next = { ...data, after: batch.last };
+      await this.jobs.send(tx, 'search.reindex', next, {
+        idempotencyKey: `${data.app_id} ${data.language} ${batch.last.cid} ${batch.last.id}`,
+      });
+      return { updated: batch.updated, done: false };
+    });
+  }
 
   /**
    * Full-text search over the messages of the channels the user can read (their memberships the
@@ -197,7 +235,11 @@ export class SearchService {
 
   /** The app's search_language if the database has that configuration, else `simple`. */
   async textSearchConfig(ctx: RequestContext): Promise<string> {
-    const language = AppSettings.parse(ctx.app.settings ?? {}).search_language;
+    return this.configFor(AppSettings.parse(ctx.app.settings ?? {}).search_language);
+  }
+
+  /** `language` if the database has that text search configuration, else `simple`. */
+  private async configFor(language: string): Promise<string> {
     let config = this.configs.get(language);
     if (!config) {
       config = (await searchRepository.textSearchConfig(this.db, language)) ?? 'simple';

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
 import type { MessageRow } from '../../platform/db.types.js';
-import { MessageFlag } from '../messages/user-messages.repository.js';
+import { MessageFlag, notByBlocked } from '../messages/user-messages.repository.js';
 
 /** Written the same way as the partial index predicate of migration 0013 (flags & 2 <> 0). */
 const starred = sql<boolean>`user_messages.flags & ${sql.lit(MessageFlag.STARRED)} <> 0`;
@@ -56,7 +56,7 @@ export const starsRepository = {
 
   /**
    * "My starred", most recently starred first (user_messages_starred_idx), limited to channels the
-   * user is still in and to live messages.
+   * user is still in and to live messages, without messages of users they blocked.
    */
   list(
     db: Executor,
@@ -84,7 +84,8 @@ export const starsRepository = {
       .where(starred)
       .where('members.invite_rejected_at', 'is', null)
       .where('messages.deleted_at', 'is', null)
-      .where((eb) => eb.or([eb('messages.shadowed', '=', false), eb('messages.user_id', '=', userId)]));
+      .where((eb) => eb.or([eb('messages.shadowed', '=', false), eb('messages.user_id', '=', userId)]))
+      .where(notByBlocked(appId, userId));
     if (opts.cid) q = q.where('user_messages.cid', '=', opts.cid);
     if (opts.before) {
       const { at, id } = opts.before;

@@ -74,8 +74,7 @@ type Loose = Record<string, unknown> & {
 const str = (v: unknown) => (typeof v === 'string' ? v : null);
 
 /** The author of the message an event is about (`message.user_id`), or null. */
-const authorOf = (payload: Record<string, unknown>) =>
-  str((payload as Loose).message?.user_id);
+const authorOf = (payload: Record<string, unknown>) => str((payload as Loose).message?.user_id);
 
 /**
  * Where an event belongs: its channel, the user it is about, and who alone may see it; null for
@@ -169,8 +168,8 @@ export class SyncService {
    * resync_required when that is more than SYNC_MAX_EVENTS events, older than SYNC_MAX_AGE_DAYS
    * or older than the log keeps. Visibility matches realtime: events of channels the user was a
    * member of (able to read) when the event happened, the user's own notifications, shadowed
-   * messages' events only for their author, message.read only when the channel type has read
-   * events (or it is the user's own).
+   * messages' events only for their author, none about messages of users the user blocked,
+   * message.read only when the channel type has read events (or it is the user's own).
    */
   async sync(ctx: RequestContext, body: z.output<typeof SyncBody>): Promise<SyncResponse> {
     const appId = ctx.app.id;
