@@ -1,20 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  eventually,
-  loadDocumentedSnippet,
-  type Receiver,
-  startReceiver,
-} from '../apps/server/src/test-support/webhook-receiver.js';
-import {
-  CLI_ENTRY,
-  freshPostgresDatabase,
-  type ServerProcess,
-  startServerProcess,
-} from './support/processes.js';
+import { eventually } from '../apps/server/src/test-support/webhook-receiver.js';
+import { type ServerProcess, startServerProcess } from './support/processes.js';
+import { startWebhookCluster, type WebhookCluster } from './support/webhook-cluster.js';
 
 /**
  * Reliability of webhooks under worker crashes: 1,000 messages are sent while the process that
@@ -50,88 +37,23 @@ const ENV = {
   WEBHOOK_RETRY_LIMIT: '12',
 };
 
-interface WorkerProcess {
-  child: ChildProcess;
-  exited: Promise<number | null>;
-}
-
-async function startWorker(env: Record<string, string>): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [CLI_ENTRY, 'worker'], {
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout!.on('data', (d) => (out += d));
-  child.stderr!.on('data', (d) => (out += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 60_000);
-    child.stdout!.on('data', () => {
-      if (out.includes('Parley workers running')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    void exited.then((code) => reject(new Error(`worker exited with ${code}:\n${out}`)));
-  });
-  return { child, exited };
-}
-
-let receiver: Receiver;
-let api: ServerProcess;
-let worker: WorkerProcess | undefined;
-let dataDir: string | undefined;
-let database: { url: string; drop: () => Promise<void> } | undefined;
-let app: { api_key: string; api_secret: string };
+let cluster: WebhookCluster;
 /** PGlite mode: the server is down between a kill and its restart; senders wait for this. */
 let serverUp: Promise<void> = Promise.resolve();
 
-async function call(method: string, url: string, body?: unknown, admin = false) {
-  const res = await fetch(`${api.url}${url}`, {
-    method,
-    headers: {
-      ...(admin
-        ? { 'x-admin-token': ADMIN_TOKEN }
-        : { 'x-api-key': app.api_key, authorization: `Secret ${app.api_secret}` }),
-      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-    },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, body: (await res.json()) as any };
-}
-
 beforeAll(async () => {
-  receiver = await startReceiver(await loadDocumentedSnippet());
-  if (DATABASE_URL) {
-    database = await freshPostgresDatabase(DATABASE_URL);
-    api = await startServerProcess({ ...ENV, DATABASE_URL: database.url, JOBS_WORKERS: 'false' });
-    worker = await startWorker({ ...ENV, DATABASE_URL: database.url });
-  } else {
-    dataDir = mkdtempSync(path.join(tmpdir(), 'parley-reliability-'));
-    api = await startServerProcess({ ...ENV, PARLEY_DATA_DIR: dataDir });
-  }
-  const created = await call('POST', '/admin/apps', { name: 'reliability' }, true);
-  expect(created.status).toBe(201);
-  app = created.body.app;
-  expect((await call('POST', '/users', { users: [{ id: 'alice' }, { id: 'bob' }] })).status).toBe(200);
-  const channel = await call('POST', '/channels', {
-    type: 'messaging',
-    id: 'load',
-    members: ['alice', 'bob'],
-    created_by: 'alice',
+  cluster = await startWebhookCluster({
+    env: ENV,
+    adminToken: ADMIN_TOKEN,
+    databaseUrl: DATABASE_URL,
+    appName: 'reliability',
+    channelId: 'load',
+    dataDirPrefix: 'parley-reliability-',
   });
-  expect(channel.status).toBe(201);
 }, 120_000);
 
 afterAll(async () => {
-  if (worker && worker.child.exitCode === null) {
-    worker.child.kill('SIGKILL');
-    await worker.exited;
-  }
-  await api?.stop('SIGKILL');
-  await receiver?.close();
-  await database?.drop();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  await cluster?.close();
 });
 
 /**
@@ -142,7 +64,7 @@ afterAll(async () => {
 async function restartServer(): Promise<ServerProcess> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startServerProcess({ ...ENV, PARLEY_DATA_DIR: dataDir! }, 120_000);
+      return await startServerProcess({ ...ENV, PARLEY_DATA_DIR: cluster.dataDir! }, 120_000);
     } catch (error) {
       if (attempt >= 3) throw error;
     }
@@ -154,7 +76,7 @@ async function sendOne(i: number): Promise<string> {
   for (let attempt = 0; ; attempt++) {
     await serverUp;
     try {
-      const res = await call('POST', '/channels/messaging/load/messages', {
+      const res = await cluster.call('POST', '/channels/messaging/load/messages', {
         text: `message ${i}`,
         user_id: i % 2 === 0 ? 'alice' : 'bob',
         client_msg_id: `rel-${i}`,
@@ -171,9 +93,12 @@ async function sendOne(i: number): Promise<string> {
 
 describe('webhooks while the worker is killed 5 times during 1,000 sends', () => {
   it('delivers every event at least once and the receiver processes each exactly once', async () => {
-    const hook = await call('POST', '/webhooks', { url: receiver.url('/reliable'), events: ['message.new'] });
+    const hook = await cluster.call('POST', '/webhooks', {
+      url: cluster.receiver.url('/reliable'),
+      events: ['message.new'],
+    });
     expect(hook.status).toBe(201);
-    receiver.secrets.set('/reliable', hook.body.webhook.secret);
+    cluster.receiver.secrets.set('/reliable', hook.body.webhook.secret);
 
     const started = Date.now();
     const phase = (name: string) => console.info(`reliability: ${name} after ${Date.now() - started} ms`);
@@ -197,15 +122,15 @@ describe('webhooks while the worker is killed 5 times during 1,000 sends', () =>
           120_000,
           20,
         );
-        if (worker) {
-          worker.child.kill('SIGKILL');
-          expect(await worker.exited).toBeNull();
-          worker = await startWorker({ ...ENV, DATABASE_URL: database!.url });
+        if (cluster.worker) {
+          cluster.worker.child.kill('SIGKILL');
+          expect(await cluster.worker.exited).toBeNull();
+          cluster.worker = await cluster.startWorker();
         } else {
           let up!: () => void;
           serverUp = new Promise<void>((resolve) => (up = resolve));
-          expect(await api.stop('SIGKILL')).toBeNull();
-          api = await restartServer();
+          expect(await cluster.api.stop('SIGKILL')).toBeNull();
+          cluster.api = await restartServer();
           up();
         }
         kills++;
@@ -223,7 +148,7 @@ describe('webhooks while the worker is killed 5 times during 1,000 sends', () =>
     await eventually(
       () => {
         const seen = new Set(
-          receiver.arrivals
+          cluster.receiver.arrivals
             .filter((a) => a.path === '/reliable' && a.event)
             .map((a) => (a.event!.message as { id: string }).id),
         );
@@ -235,13 +160,13 @@ describe('webhooks while the worker is killed 5 times during 1,000 sends', () =>
     );
 
     phase('all delivered');
-    const arrivals = receiver.arrivals.filter((a) => a.path === '/reliable');
+    const arrivals = cluster.receiver.arrivals.filter((a) => a.path === '/reliable');
     expect(arrivals.every((a) => a.error === undefined)).toBe(true);
     // One event per message: the set of event ids equals the set of messages.
     const eventIds = new Set(arrivals.map((a) => a.event!.id));
     expect(eventIds.size).toBe(MESSAGES);
     // Exactly once after dedup by event id.
-    const processed = receiver.processed('/reliable');
+    const processed = cluster.receiver.processed('/reliable');
     expect(processed).toHaveLength(MESSAGES);
     expect(new Set(processed.map((a) => (a.event!.message as { id: string }).id))).toEqual(wanted);
     const duplicates = arrivals.length - processed.length;
@@ -251,7 +176,7 @@ describe('webhooks while the worker is killed 5 times during 1,000 sends', () =>
     );
 
     // Nothing was dead-lettered.
-    const failed = await call('GET', `/webhooks/${hook.body.webhook.id}/deliveries?status=failed`);
+    const failed = await cluster.call('GET', `/webhooks/${hook.body.webhook.id}/deliveries?status=failed`);
     expect(failed.status).toBe(200);
     expect(failed.body.deliveries).toEqual([]);
   }, 420_000);

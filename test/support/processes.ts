@@ -65,6 +65,35 @@ export async function startServerProcess(
   };
 }
 
+export interface WorkerProcess {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  output: () => string;
+}
+
+/** Starts `parley worker` (the built CLI) and resolves once its workers run. */
+export async function startWorkerProcess(env: Record<string, string>): Promise<WorkerProcess> {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'worker'], {
+    env: { ...baseEnv(), LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`worker did not start:\n${out}`)), 60_000);
+    child.stdout!.on('data', () => {
+      if (out.includes('Parley workers running')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    void exited.then((code) => reject(new Error(`worker exited with ${code}:\n${out}`)));
+  });
+  return { child, exited, output: () => out };
+}
+
 export interface Exited {
   code: number | null;
   stdout: string;

@@ -1,45 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import {
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../../apps/server/src/test-support/harness.js';
-import { ParleyClient } from './client.js';
+import { describe, expect, it } from 'vitest';
 import { ParleyApiError } from './errors.js';
 import { selectMessage } from './state/selectors.js';
 import { eventually } from './test-support/proxy.js';
+import { useServerFixture } from './test-support/server-fixture.js';
 
 /** The thin typed methods for polls, search, drafts, mute/block/flag, against a real server. */
-let server: TestServer;
-let app: TestApp;
-let baseUrl: string;
-const clients: ParleyClient[] = [];
 
-beforeAll(async () => {
-  server = await createTestServer();
-  baseUrl = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  await app.server.post('/users', { users: ['alice', 'bob', 'carol'].map((id) => ({ id })) });
-});
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnectUser();
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-async function channel(id: string, members = ['alice', 'bob']) {
-  const res = await app.server.post('/channels', { type: 'messaging', id, members, created_by: members[0] });
-  expect(res.status).toBe(201);
-}
-
-async function connected(userId: string) {
-  const c = new ParleyClient(app.apiKey, { baseUrl, WebSocket, reconnect: { minDelay: 20, maxDelay: 200 } });
-  clients.push(c);
-  await c.connectUser({ id: userId }, () => app.token(userId));
-  return c;
-}
+const fx = useServerFixture({ users: ['alice', 'bob', 'carol'] });
+const { channel, connected } = fx;
 
 describe('polls', () => {
   it('votes show on both sides; the voter keeps their own votes, others see the counts', async () => {
@@ -120,7 +88,7 @@ describe('search, drafts, mute, block, flag', () => {
     await alice.rest.unblockUser({ target_id: 'carol' });
     expect((await alice.rest.listBlocks()).blocks).toEqual([]);
 
-    const carol = await app.as('carol');
+    const carol = await fx.app.as('carol');
     const sent = (await carol.post('/channels/messaging/moderation/messages', { text: 'spam spam' })).body
       .message;
     const { flag } = await alice.rest.flag({ message_id: sent.id, reason: 'spam' });

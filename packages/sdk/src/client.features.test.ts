@@ -1,53 +1,13 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import {
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../../apps/server/src/test-support/harness.js';
-import { ParleyClient, type ParleyClientOptions } from './client.js';
+import { describe, expect, it } from 'vitest';
 import { ParleyApiError } from './errors.js';
 import { selectMentions, selectMessage, selectThreads } from './state/selectors.js';
 import { eventually } from './test-support/proxy.js';
+import { useServerFixture } from './test-support/server-fixture.js';
 
 /** Threads, reactions and mentions through the SDK, against a real server (PGlite or Postgres). */
-let server: TestServer;
-let app: TestApp;
-let baseUrl: string;
-const clients: ParleyClient[] = [];
 
-beforeAll(async () => {
-  server = await createTestServer();
-  baseUrl = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  await app.server.post('/users', { users: ['alice', 'bob', 'carol'].map((id) => ({ id })) });
-});
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnectUser();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function channel(id: string, members = ['alice', 'bob']) {
-  const res = await app.server.post('/channels', { type: 'messaging', id, members, created_by: members[0] });
-  expect(res.status).toBe(201);
-}
-
-async function connected(userId: string, opts: Partial<ParleyClientOptions> = {}) {
-  const c = new ParleyClient(app.apiKey, {
-    baseUrl,
-    WebSocket,
-    reconnect: { minDelay: 20, maxDelay: 200 },
-    ...opts,
-  });
-  clients.push(c);
-  await c.connectUser({ id: userId }, () => app.token(userId));
-  expect(c.connectionState).toBe('connected');
-  return c;
-}
+const fx = useServerFixture({ users: ['alice', 'bob', 'carol'] });
+const { channel, connected } = fx;
 
 describe('threads', () => {
   it('replies: optimistic in the thread, live to the other side, paginated, with thread list and read state', async () => {
@@ -107,7 +67,7 @@ describe('threads', () => {
 describe('message pagination', () => {
   it('jumps to a message, then pages newer and older without gaps or duplicates, while new ones arrive', async () => {
     await channel('jump');
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     const sent: { id: string; text: string }[] = [];
     for (let i = 1; i <= 60; i++)
       sent.push((await alice.post('/channels/messaging/jump/messages', { text: `m${i}` })).body.message);
@@ -180,7 +140,7 @@ describe('reactions', () => {
     const a = alice.channel('messaging', 'reactions-frozen');
     await a.watch();
     const m = await a.sendMessage({ text: 'soon frozen' });
-    await app.server.put('/channels/messaging/reactions-frozen', { frozen: true, user_id: 'alice' });
+    await fx.app.server.put('/channels/messaging/reactions-frozen', { frozen: true, user_id: 'alice' });
     const seen: (Record<string, number> | undefined)[] = [];
     const off = alice.store.select(
       (s) => selectMessage(s, a.cid, m.id)?.reaction_counts,
@@ -199,7 +159,7 @@ describe('reactions', () => {
 describe('mentions', () => {
   it('lists mentions newest first, adds live ones, and pages older', async () => {
     await channel('mentions', ['alice', 'bob', 'carol']);
-    const bob = await app.as('bob');
+    const bob = await fx.app.as('bob');
     for (let i = 1; i <= 3; i++)
       await bob.post('/channels/messaging/mentions/messages', { text: `@alice look ${i}` });
     await bob.post('/channels/messaging/mentions/messages', { text: 'not a mention' });

@@ -1,58 +1,17 @@
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import {
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../../apps/server/src/test-support/harness.js';
-import { ParleyClient, type ParleyClientOptions } from './client.js';
+import { describe, expect, it } from 'vitest';
 import { DexieStore } from './stores/dexie.js';
-import { eventually, TcpProxy } from './test-support/proxy.js';
+import { eventually } from './test-support/proxy.js';
+import { useServerFixture } from './test-support/server-fixture.js';
 
 /**
  * Catching up after a gap, against a real server: realtime recovery first; when the gateway lost
  * the history, POST /sync; when /sync says resync_required, a refetch. And the same after a page
  * reload, from stream positions saved in IndexedDB (Dexie on fake-indexeddb).
  */
-let server: TestServer;
-let app: TestApp;
-let direct: string;
-const clients: ParleyClient[] = [];
-const proxies: TcpProxy[] = [];
 
-beforeAll(async () => {
-  server = await createTestServer();
-  direct = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  await app.server.post('/users', { users: ['alice', 'bob'].map((id) => ({ id })) });
-});
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnectUser();
-  for (const p of proxies.splice(0)) await p.stop();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function channel(id: string) {
-  const res = await app.server.post('/channels', {
-    type: 'messaging',
-    id,
-    members: ['alice', 'bob'],
-    created_by: 'alice',
-  });
-  expect(res.status).toBe(201);
-}
-
-async function proxy() {
-  const p = new TcpProxy(Number(new URL(direct).port));
-  await p.start();
-  proxies.push(p);
-  return p;
-}
+const fx = useServerFixture({ users: ['alice', 'bob'] });
+const { channel, client, proxy } = fx;
 
 /** A fetch that records "METHOD path" of every request. */
 function countingFetch() {
@@ -65,23 +24,12 @@ function countingFetch() {
   return { fetch: f, calls };
 }
 
-function client(opts: Partial<ParleyClientOptions>) {
-  const c = new ParleyClient(app.apiKey, {
-    baseUrl: direct,
-    WebSocket,
-    reconnect: { minDelay: 20, maxDelay: 200 },
-    ...opts,
-  });
-  clients.push(c);
-  return c;
-}
-
 /** Drops the gateway's history of a channel, as a restarted memory broker or an expired Redis key would. */
 async function loseHistory(cid: string) {
   const broker = (
-    server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+    fx.server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
   ).broker;
-  await broker.removeHistory(`${app.id}/chat:channel:${cid}`);
+  await broker.removeHistory(`${fx.app.id}/chat:channel:${cid}`);
 }
 
 const refetches = (calls: string[]) =>
@@ -94,11 +42,11 @@ describe('catching up when realtime history was lost', () => {
     const net = await proxy();
     const counter = countingFetch();
     const bob = client({ baseUrl: net.url, fetch: counter.fetch });
-    await bob.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await bob.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     const a = bob.channel('messaging', 'sync-a');
     const b = bob.channel('messaging', 'sync-b');
     await Promise.all([a.watch(), b.watch()]);
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     const seen = (await alice.post('/channels/messaging/sync-a/messages', { text: 'a seen' })).body.message;
     await alice.post('/channels/messaging/sync-b/messages', { text: 'b seen' });
     await eventually(() => expect([a.messages.length, b.messages.length]).toEqual([1, 1]));
@@ -128,7 +76,7 @@ describe('catching up when realtime history was lost', () => {
     ]);
     // The same state as a fresh fetch.
     const fresh = client({});
-    await fresh.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await fresh.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     const again = fresh.channel('messaging', 'sync-a');
     await again.watch();
     expect(a.messages.map(({ status, ...m }) => m)).toEqual(again.messages.map(({ status, ...m }) => m));
@@ -140,10 +88,10 @@ describe('catching up when realtime history was lost', () => {
     const net = await proxy();
     const counter = countingFetch();
     const bob = client({ baseUrl: net.url, fetch: counter.fetch, messageLimit: 20 });
-    await bob.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await bob.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     const ch = bob.channel('messaging', 'resync');
     await ch.watch();
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     await alice.post('/channels/messaging/resync/messages', { text: 'seen' });
     await eventually(() => expect(ch.messages).toHaveLength(1));
     await net.stop();
@@ -172,10 +120,10 @@ describe('after a page reload (stream positions in IndexedDB)', () => {
     const indexedDB = new IDBFactory();
     const open = () => new DexieStore({ name: 'parley-reload-test', indexedDB, IDBKeyRange });
     const first = client({ baseUrl: net.url, store: open() });
-    await first.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await first.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     const ch = first.channel('messaging', 'reload');
     await ch.watch();
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     await alice.post('/channels/messaging/reload/messages', { text: 'before the reload' });
     await eventually(() => expect(ch.messages).toHaveLength(1));
     await first.disconnectUser(); // the page is closed
@@ -191,7 +139,7 @@ describe('after a page reload (stream positions in IndexedDB)', () => {
 
     const counter = countingFetch();
     const second = client({ baseUrl: net.url, store: open(), fetch: counter.fetch });
-    await second.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await second.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     expect(second.connectionState).toBe('offline');
     const again = second.channel('messaging', 'reload');
     await again.watch(); // offline: the cache
@@ -214,7 +162,7 @@ describe('after a page reload (stream positions in IndexedDB)', () => {
     await alice.post('/channels/messaging/reload/messages', { text: 'while away 3' });
     const counter3 = countingFetch();
     const third = client({ store: open(), fetch: counter3.fetch });
-    await third.connectUser({ id: 'bob' }, () => app.token('bob'));
+    await third.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
     const ch3 = third.channel('messaging', 'reload');
     await ch3.watch();
     await eventually(() => expect(ch3.messages.map((m) => m.text).at(-1)).toBe('while away 3'));

@@ -1,12 +1,6 @@
 import { IDBFactory, IDBKeyRange } from 'fake-indexeddb';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import {
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../../apps/server/src/test-support/harness.js';
-import { ParleyClient, type ParleyClientOptions } from './client.js';
+import { describe, expect, it } from 'vitest';
+import type { ParleyClient } from './client.js';
 import { ParleyApiError } from './errors.js';
 import { RestClient } from './rest.js';
 import { selectMessages, selectTyping } from './state/selectors.js';
@@ -14,60 +8,12 @@ import type { ParleyState } from './state/types.js';
 import { DexieStore } from './stores/dexie.js';
 import { MemoryStore } from './stores/memory.js';
 import { refetchOnly, type SyncSource } from './sync.js';
-import { eventually, TcpProxy } from './test-support/proxy.js';
+import { eventually } from './test-support/proxy.js';
+import { useServerFixture } from './test-support/server-fixture.js';
 import { TokenManager } from './token.js';
 
-let server: TestServer;
-let app: TestApp;
-let direct: string;
-const clients: ParleyClient[] = [];
-const proxies: TcpProxy[] = [];
-
-beforeAll(async () => {
-  server = await createTestServer();
-  direct = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  await app.server.post('/users', { users: ['alice', 'bob', 'carol', 'dave'].map((id) => ({ id })) });
-});
-
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnectUser();
-  for (const p of proxies.splice(0)) await p.stop();
-});
-
-afterAll(async () => {
-  await server?.close();
-});
-
-async function channel(id: string, members = ['alice', 'bob']) {
-  const res = await app.server.post('/channels', { type: 'messaging', id, members, created_by: members[0] });
-  expect(res.status).toBe(201);
-}
-
-async function proxy() {
-  const p = new TcpProxy(Number(new URL(direct).port));
-  await p.start();
-  proxies.push(p);
-  return p;
-}
-
-function client(opts: Partial<ParleyClientOptions> = {}) {
-  const c = new ParleyClient(app.apiKey, {
-    baseUrl: direct,
-    WebSocket,
-    reconnect: { minDelay: 20, maxDelay: 200 },
-    ...opts,
-  });
-  clients.push(c);
-  return c;
-}
-
-async function connected(userId: string, opts: Partial<ParleyClientOptions> = {}) {
-  const c = client(opts);
-  await c.connectUser({ id: userId }, () => app.token(userId));
-  expect(c.connectionState).toBe('connected');
-  return c;
-}
+const fx = useServerFixture({ users: ['alice', 'bob', 'carol', 'dave'] });
+const { channel, connected, client, proxy } = fx;
 
 const texts = (state: ParleyState, cid: string) => selectMessages(state, cid).map((m) => m.text);
 
@@ -111,18 +57,18 @@ describe('ParleyClient against a real server', () => {
     const bob = await connected('bob');
     const live = bob.channel('messaging', 'live');
     await live.watch();
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     const sent = [];
     for (const text of ['one', 'two', 'three'])
       sent.push((await alice.post('/channels/messaging/live/messages', { text })).body.message);
     await alice.patch(`/messages/${sent[1].id}`, { text: 'two (edited)' });
     await alice.delete(`/messages/${sent[0].id}`);
-    await app.server.post('/channels/messaging/live/members', { user_ids: ['dave'], user_id: 'alice' });
-    await app.server.post('/channels/messaging/live/members/remove', {
+    await fx.app.server.post('/channels/messaging/live/members', { user_ids: ['dave'], user_id: 'alice' });
+    await fx.app.server.post('/channels/messaging/live/members/remove', {
       user_ids: ['carol'],
       user_id: 'alice',
     });
-    await app.server.put('/channels/messaging/live', { name: 'Live', user_id: 'alice' });
+    await fx.app.server.put('/channels/messaging/live', { name: 'Live', user_id: 'alice' });
     const last = (await alice.post('/channels/messaging/live/messages', { text: 'four' })).body.message;
     await eventually(() => expect(live.messages.at(-1)?.id).toBe(last.id));
 
@@ -139,7 +85,7 @@ describe('ParleyClient against a real server', () => {
 
   it('paginates older messages without gaps or duplicates, while new ones arrive', async () => {
     await channel('pages');
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     for (let i = 1; i <= 70; i++) await alice.post('/channels/messaging/pages/messages', { text: `m${i}` });
     const bob = await connected('bob', { messageLimit: 25 });
     const pages = bob.channel('messaging', 'pages');
@@ -167,7 +113,7 @@ describe('ParleyClient against a real server', () => {
 
     // A send whose answer was lost: the server has it, the client will send it again.
     const lostId = 'b0b0b0b0-0000-4000-8000-000000000001';
-    await (await app.as('alice')).post('/channels/messaging/outbox/messages', {
+    await (await fx.app.as('alice')).post('/channels/messaging/outbox/messages', {
       text: 'lost answer',
       client_msg_id: lostId,
     });
@@ -187,7 +133,7 @@ describe('ParleyClient against a real server', () => {
 
     // A new client on the same store, still offline: the cache and the outbox show at once.
     const second = client({ baseUrl: net.url, store });
-    await second.connectUser({ id: 'alice' }, () => app.token('alice'));
+    await second.connectUser({ id: 'alice' }, () => fx.app.token('alice'));
     expect(second.connectionState).toBe('offline');
     expect(second.outbox.map((o) => o.body.text)).toEqual(['lost answer', 'offline 1', 'offline 2']);
     const again = second.channel('messaging', 'outbox');
@@ -202,7 +148,8 @@ describe('ParleyClient against a real server', () => {
     await net.start();
     await eventually(() => expect(second.outbox).toEqual([]));
     await eventually(() => expect(again.messages.every((m) => m.status === 'sent')).toBe(true));
-    const stored = (await app.server.get('/channels/messaging/outbox/messages?user_id=alice')).body.messages;
+    const stored = (await fx.app.server.get('/channels/messaging/outbox/messages?user_id=alice')).body
+      .messages;
     expect(stored.map((m: { text: string }) => m.text)).toEqual([
       'online',
       'lost answer',
@@ -218,13 +165,13 @@ describe('ParleyClient against a real server', () => {
     const alice = await connected('alice');
     const ch = alice.channel('messaging', 'fails');
     await ch.watch();
-    await app.server.put('/channels/messaging/fails', { frozen: true, user_id: 'alice' });
+    await fx.app.server.put('/channels/messaging/fails', { frozen: true, user_id: 'alice' });
     const error = await ch.sendMessage({ text: 'frozen out' }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ParleyApiError);
     expect((error as ParleyApiError).code).toBe('CHANNEL_FROZEN');
     const failed = ch.messages.at(-1)!;
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'CHANNEL_FROZEN' } });
-    await app.server.put('/channels/messaging/fails', { frozen: false, user_id: 'alice' });
+    await fx.app.server.put('/channels/messaging/fails', { frozen: false, user_id: 'alice' });
     const message = await ch.retry(failed.client_msg_id!);
     expect(ch.messages.map((m) => [m.id, m.status])).toEqual([[message.id, 'sent']]);
   });
@@ -239,7 +186,7 @@ describe('ParleyClient against a real server', () => {
     await ch.watch();
     const states: string[] = [];
     bob.on('connection.changed', (c) => states.push(c.state));
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     const listCalls = () =>
       counter.calls.filter((c) => c === 'GET /channels/messaging/recover/messages').length;
     expect(listCalls()).toBe(1);
@@ -259,9 +206,9 @@ describe('ParleyClient against a real server', () => {
     await alice.post('/channels/messaging/recover/messages', { text: 'lost 3' });
     // The history is gone (expired, Redis restarted): the gateway cannot recover this channel.
     const broker = (
-      server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+      fx.server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
     ).broker;
-    await broker.removeHistory(`${app.id}/chat:channel:messaging:recover`);
+    await broker.removeHistory(`${fx.app.id}/chat:channel:messaging:recover`);
     await net.start();
     await eventually(() =>
       expect(ch.messages.map((m) => m.text)).toEqual(['missed 1', 'missed 2', 'lost 3']),
@@ -276,7 +223,7 @@ describe('ParleyClient against a real server', () => {
     const provider = async () => {
       const n = issued.length;
       // 1st: already expired; 2nd: expires in 7 s; then long-lived.
-      const token = await app.token('alice', { expiresIn: n === 0 ? -60 : n === 1 ? 7 : 3600 });
+      const token = await fx.app.token('alice', { expiresIn: n === 0 ? -60 : n === 1 ? 7 : 3600 });
       issued.push(token);
       return token;
     };
@@ -291,15 +238,15 @@ describe('ParleyClient against a real server', () => {
     expect(alice.connectionState).toBe('connected');
 
     // The REST layer: a token the server refuses (401) makes it ask the provider once more.
-    const bad = [await app.token('nobody-signed-this', {}).then((t) => `${t.slice(0, -4)}AAAA`)];
+    const bad = [await fx.app.token('nobody-signed-this', {}).then((t) => `${t.slice(0, -4)}AAAA`)];
     let calls = 0;
     const rest = new RestClient({
-      baseUrl: direct,
-      apiKey: app.apiKey,
+      baseUrl: fx.baseUrl,
+      apiKey: fx.app.apiKey,
       fetch,
       tokens: () => tokens,
     });
-    const tokens = new TokenManager(async () => (++calls === 1 ? bad[0]! : app.token('alice')));
+    const tokens = new TokenManager(async () => (++calls === 1 ? bad[0]! : fx.app.token('alice')));
     const { channel: state } = await rest.getChannel('messaging', 'tokens');
     expect(state.channel.cid).toBe('messaging:tokens');
     expect(calls).toBe(2);
@@ -313,7 +260,7 @@ describe('ParleyClient against a real server', () => {
     const list = await carol.queryChannels(filter);
     expect(list.map((c) => c.cid).sort()).toEqual(['messaging:q-a', 'messaging:q-b']);
     const key = carol.queryKey(filter);
-    const bob = await app.as('bob');
+    const bob = await fx.app.as('bob');
     await bob.post('/channels/messaging/q-b/messages', { text: 'b first' });
     await eventually(() => expect(carol.store.getState().queries[key]!.cids[0]).toBe('messaging:q-b'));
     const qa = carol.channel('messaging', 'q-a');
@@ -334,7 +281,7 @@ describe('ParleyClient against a real server', () => {
     await net.stop();
 
     const second = client({ baseUrl: net.url, store: open() });
-    await second.connectUser({ id: 'alice' }, () => app.token('alice'));
+    await second.connectUser({ id: 'alice' }, () => fx.app.token('alice'));
     expect(second.connectionState).toBe('offline');
     const again = second.channel('messaging', 'dexie');
     expect(again.state?.channel.cid).toBe('messaging:dexie');
@@ -358,16 +305,16 @@ describe('ParleyClient against a real server', () => {
     const bob = await connected('bob', { baseUrl: net.url, sync });
     const ch = bob.channel('messaging', 'sync');
     await ch.watch();
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     const first = (await alice.post('/channels/messaging/sync/messages', { text: 'seen live' })).body.message;
     await eventually(() => expect(ch.messages.map((m) => m.id)).toEqual([first.id]));
     await net.stop();
     await eventually(() => expect(bob.connectionState).toBe('offline'));
     await alice.post('/channels/messaging/sync/messages', { text: 'missed' });
     const broker = (
-      server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
+      fx.server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
     ).broker;
-    await broker.removeHistory(`${app.id}/chat:channel:messaging:sync`);
+    await broker.removeHistory(`${fx.app.id}/chat:channel:messaging:sync`);
     await net.start();
     await eventually(() => expect(ch.messages.map((m) => m.text)).toEqual(['seen live', 'missed']));
     expect(requests.map((r) => r.cids)).toEqual([['messaging:sync']]);

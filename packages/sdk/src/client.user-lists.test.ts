@@ -1,26 +1,17 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
-import {
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../../apps/server/src/test-support/harness.js';
-import { ParleyClient } from './client.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ParleyClient } from './client.js';
 import { selectMessage, selectMessages } from './state/selectors.js';
 import { draftKey } from './state/types.js';
 import { eventually } from './test-support/proxy.js';
+import { useServerFixture } from './test-support/server-fixture.js';
 
 /**
  * Blocked users, presence, and the thin methods for pins, stars, reminders, scheduled messages,
  * receipts, mark unread, edit history, message actions, push and email preferences — against a
  * real server (and a local stand-in for GIPHY's search API).
  */
-let server: TestServer;
-let app: TestApp;
-let baseUrl: string;
 let giphy: Server;
-const clients: ParleyClient[] = [];
 const GIPHY_KEY = 'sdk-giphy-key';
 
 function giphyHandler(req: IncomingMessage, res: ServerResponse) {
@@ -51,38 +42,26 @@ function giphyHandler(req: IncomingMessage, res: ServerResponse) {
 beforeAll(async () => {
   giphy = createServer(giphyHandler);
   await new Promise<void>((resolve) => giphy.listen(0, '127.0.0.1', resolve));
-  const address = giphy.address() as { port: number };
-  server = await createTestServer({
-    GIPHY_BASE_URL: `http://127.0.0.1:${address.port}`,
-    GIPHY_API_KEY: GIPHY_KEY,
-  });
-  baseUrl = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  await app.server.post('/users', { users: ['alice', 'bob', 'carol'].map((id) => ({ id })) });
-  const type = await app.server.patch('/channel-types/messaging', {
-    config: { commands: ['giphy'], delivery_events: true },
-  });
-  expect(type.status, JSON.stringify(type.body)).toBe(200);
 });
-afterEach(async () => {
-  for (const c of clients.splice(0)) await c.disconnectUser();
-});
-afterAll(async () => {
-  await server?.close();
+afterAll(() => {
   giphy?.close();
 });
 
-async function channel(id: string, members = ['alice', 'bob', 'carol']) {
-  const res = await app.server.post('/channels', { type: 'messaging', id, members, created_by: members[0] });
-  expect(res.status).toBe(201);
-}
-
-async function connected(userId: string) {
-  const c = new ParleyClient(app.apiKey, { baseUrl, WebSocket, reconnect: { minDelay: 20, maxDelay: 200 } });
-  clients.push(c);
-  await c.connectUser({ id: userId }, () => app.token(userId));
-  return c;
-}
+const fx = useServerFixture({
+  users: ['alice', 'bob', 'carol'],
+  members: ['alice', 'bob', 'carol'],
+  env: () => ({
+    GIPHY_BASE_URL: `http://127.0.0.1:${(giphy.address() as { port: number }).port}`,
+    GIPHY_API_KEY: GIPHY_KEY,
+  }),
+  async setUp(app) {
+    const type = await app.server.patch('/channel-types/messaging', {
+      config: { commands: ['giphy'], delivery_events: true },
+    });
+    expect(type.status, JSON.stringify(type.body)).toBe(200);
+  },
+});
+const { channel, connected } = fx;
 
 const texts = (c: ParleyClient, cid: string) => selectMessages(c.store.getState(), cid).map((m) => m.text);
 

@@ -1,7 +1,7 @@
-import type { Centrifuge, PublicationContext } from 'centrifuge';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestServer, type TestApp, type TestServer } from '../test-support/harness.js';
-import { connectCentrifuge, eventually, subscribed } from '../test-support/realtime-clients.js';
+import type { PublicationContext } from 'centrifuge';
+import { describe, expect, it } from 'vitest';
+import { useGatewayFixture } from '../test-support/gateway-fixture.js';
+import { eventually } from '../test-support/realtime-clients.js';
 
 /**
  * Where the message-feature events go over the gateway: private ones (drafts, stars, mark unread,
@@ -9,16 +9,7 @@ import { connectCentrifuge, eventually, subscribed } from '../test-support/realt
  * channel, and only when the channel type has delivery events.
  */
 
-let server: TestServer;
-let app: TestApp;
-let url: string;
-const clients: Centrifuge[] = [];
-
-beforeAll(async () => {
-  server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+const fx = useGatewayFixture(async (app) => {
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }] });
   expect(
     (await app.server.post('/channel-types', { name: 'quiet', config: { delivery_events: false } })).status,
@@ -33,22 +24,7 @@ beforeAll(async () => {
     expect(res.status).toBe(201);
   }
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.disconnect();
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-async function listen(userId: string, channel: string) {
-  const { client } = await connectCentrifuge(url, await app.token(userId));
-  clients.push(client);
-  const sub = client.newSubscription(channel);
-  const received: PublicationContext[] = [];
-  sub.on('publication', (ctx) => received.push(ctx));
-  await subscribed(sub);
-  return received;
-}
+const { listen } = fx;
 const types = (received: PublicationContext[]) => received.map((p) => p.data.type as string);
 
 describe('message-feature events over the gateway', () => {
@@ -56,8 +32,8 @@ describe('message-feature events over the gateway', () => {
     const bobOwn = await listen('bob', 'chat:user:bob');
     const aliceOwn = await listen('alice', 'chat:user:alice');
     const aliceRoom = await listen('alice', 'chat:channel:messaging:room');
-    const alice = await app.as('alice');
-    const bob = await app.as('bob');
+    const alice = await fx.app.as('alice');
+    const bob = await fx.app.as('bob');
     const m = (await alice.post('/channels/messaging/room/messages', { text: 'hi' })).body.message;
     expect((await bob.put('/channels/messaging/room/draft', { text: 'typing…' })).status).toBe(200);
     expect((await bob.post(`/messages/${m.id}/star`, {})).status).toBe(200);
@@ -88,10 +64,10 @@ describe('message-feature events over the gateway', () => {
   it('message.delivered goes to the chat channel when the type has delivery events', async () => {
     const loud = await listen('alice', 'chat:channel:messaging:room');
     const quiet = await listen('alice', 'chat:channel:quiet:room');
-    const alice = await app.as('alice');
+    const alice = await fx.app.as('alice');
     await alice.post('/channels/messaging/room/messages', { text: 'one' });
     await alice.post('/channels/quiet/room/messages', { text: 'two' });
-    const bob = await app.as('bob');
+    const bob = await fx.app.as('bob');
     const res = await bob.post('/channels/delivered', {
       channels: [{ cid: 'messaging:room' }, { cid: 'quiet:room' }],
     });

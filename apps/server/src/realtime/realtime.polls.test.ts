@@ -1,23 +1,13 @@
-import type { Centrifuge, PublicationContext } from 'centrifuge';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createTestServer, type TestApp, type TestServer } from '../test-support/harness.js';
-import { connectCentrifuge, eventually, subscribed } from '../test-support/realtime-clients.js';
+import { describe, expect, it } from 'vitest';
+import { useGatewayFixture } from '../test-support/gateway-fixture.js';
+import { eventually } from '../test-support/realtime-clients.js';
 
 /**
  * Poll events over the gateway: they reach the channel's subscribers with the poll's new results
  * (and no one's own votes); a command's ephemeral answer is never published.
  */
 
-let server: TestServer;
-let app: TestApp;
-let url: string;
-const clients: Centrifuge[] = [];
-
-beforeAll(async () => {
-  server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+const fx = useGatewayFixture(async (app) => {
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }] });
   const res = await app.server.post('/channels', {
     type: 'messaging',
@@ -27,28 +17,13 @@ beforeAll(async () => {
   });
   expect(res.status).toBe(201);
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.disconnect();
-});
-afterAll(async () => {
-  await server?.close();
-});
-
-async function listen(userId: string, channel: string) {
-  const { client } = await connectCentrifuge(url, await app.token(userId));
-  clients.push(client);
-  const sub = client.newSubscription(channel);
-  const received: PublicationContext[] = [];
-  sub.on('publication', (ctx) => received.push(ctx));
-  await subscribed(sub);
-  return received;
-}
+const { listen } = fx;
 
 describe('poll events over the gateway', () => {
   it('reach the channel with the new results', async () => {
     const room = await listen('alice', 'chat:channel:messaging:room');
-    const alice = await app.as('alice');
-    const bob = await app.as('bob');
+    const alice = await fx.app.as('alice');
+    const bob = await fx.app.as('bob');
     const poll = (await alice.post('/polls', { name: 'Q?', options: [{ text: 'a' }, { text: 'b' }] })).body
       .poll;
     const message = (await alice.post('/channels/messaging/room/messages', { poll_id: poll.id })).body

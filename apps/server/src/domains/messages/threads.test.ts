@@ -1,19 +1,13 @@
 import type { Message, ParleyEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ApiClient,
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../test-support/harness.js';
+import { type ChatFixture, chatFixture } from '../../test-support/chat-fixture.js';
+import type { ApiClient } from '../../test-support/harness.js';
 
-let server: TestServer;
-let app: TestApp;
+let fx: ChatFixture;
 let alice: ApiClient;
 let bob: ApiClient;
 let carol: ApiClient;
 let eve: ApiClient;
-const seen: ParleyEvent[] = [];
 
 let counter = 0;
 /** A fresh messaging channel owned by alice, with bob and carol. */
@@ -37,28 +31,16 @@ const get = async (client: ApiClient, id: string) => {
 };
 
 const eventsFor = <T extends ParleyEvent['type']>(type: T, messageId: string) =>
-  seen.filter(
+  fx.events.filter(
     (e): e is Extract<ParleyEvent, { type: T }> =>
       e.type === type && 'message' in e && (e.message as Message).id === messageId,
   );
 
 beforeAll(async () => {
-  server = await createTestServer();
-  app = await server.createApp();
-  server.parley.bus.subscribe((e) => {
-    if (e.app_id === app.id) seen.push(e);
-  });
-  await app.server.post('/users', {
-    users: [{ id: 'alice' }, { id: 'bob' }, { id: 'carol' }, { id: 'eve' }],
-  });
-  [alice, bob, carol, eve] = (await Promise.all(['alice', 'bob', 'carol', 'eve'].map((u) => app.as(u)))) as [
-    ApiClient,
-    ApiClient,
-    ApiClient,
-    ApiClient,
-  ];
+  fx = await chatFixture(['alice', 'bob', 'carol', 'eve'].map((id) => ({ id })));
+  ({ alice, bob, carol, eve } = fx.users as Record<'alice' | 'bob' | 'carol' | 'eve', ApiClient>);
 });
-afterAll(() => server?.close());
+afterAll(() => fx?.close());
 
 describe('thread replies', () => {
   it('keep reply_count, thread_participants (author first) and last_reply_at on the parent', async () => {
@@ -157,10 +139,10 @@ describe('thread replies', () => {
 
     // Deleting it again changes nothing; a hard delete of a tombstone does not count twice.
     expect((await carol.delete(`/messages/${r2.id}`)).status).toBe(200);
-    expect((await app.server.delete(`/messages/${r2.id}?hard=true`)).status).toBe(200);
+    expect((await fx.app.server.delete(`/messages/${r2.id}?hard=true`)).status).toBe(200);
     expect(await get(alice, parent.id)).toMatchObject({ reply_count: 1 });
 
-    expect((await app.server.delete(`/messages/${r1.id}?hard=true`)).status).toBe(200);
+    expect((await fx.app.server.delete(`/messages/${r1.id}?hard=true`)).status).toBe(200);
     expect(await get(alice, parent.id)).toMatchObject({ reply_count: 0, last_reply_at: null });
   });
 
@@ -173,8 +155,8 @@ describe('thread replies', () => {
       ),
     );
     await Promise.all([
-      ...first.slice(0, 5).map((m) => app.server.delete(`/messages/${m.id}`)),
-      ...first.slice(0, 5).map((m) => app.server.delete(`/messages/${m.id}`)),
+      ...first.slice(0, 5).map((m) => fx.app.server.delete(`/messages/${m.id}`)),
+      ...first.slice(0, 5).map((m) => fx.app.server.delete(`/messages/${m.id}`)),
       ...Array.from({ length: 5 }, (_, i) => send(bob, path, `late${i}`, { parent_id: parent.id })),
     ]);
     const after = await get(alice, parent.id);
@@ -225,7 +207,7 @@ describe('bad thread and quote input', () => {
   });
 
   it('refuses replies and quotes where the channel type turns them off', async () => {
-    await app.server.post('/channel-types', { name: 'flat', config: { replies: false, quotes: false } });
+    await fx.app.server.post('/channel-types', { name: 'flat', config: { replies: false, quotes: false } });
     const { path } = await channel({}, 'flat');
     const msg = await send(alice, path, 'hello');
     for (const field of ['parent_id', 'reply_to_id']) {
@@ -269,7 +251,7 @@ describe('quoted replies', () => {
       deleted: true,
     });
     // Hard-deleted: the quote stays a tombstone without a user.
-    await app.server.delete(`/messages/${quotedShort.id}?hard=true`);
+    await fx.app.server.delete(`/messages/${quotedShort.id}?hard=true`);
     expect((await get(bob, q2.id)).quoted_message).toEqual({
       id: quotedShort.id,
       user_id: null,
@@ -342,7 +324,9 @@ describe('thread list and read position', () => {
     const back = await alice.post(`/threads/${t1.id}/read`, { message_id: replies[0]!.id });
     expect(back.body.thread.last_read_seq).toBe(replies[2]!.seq);
     expect((await list(alice, `?cid=${cid}`)).threads[0]!.unread_replies).toBe(0);
-    const readEvents = seen.filter((e) => e.type === 'notification.thread_read' && e.parent_id === t1.id);
+    const readEvents = fx.events.filter(
+      (e) => e.type === 'notification.thread_read' && e.parent_id === t1.id,
+    );
     expect(
       readEvents.map((e) => e.type === 'notification.thread_read' && [e.user_id, e.last_read_seq]),
     ).toEqual([
@@ -367,8 +351,8 @@ describe('thread list and read position', () => {
     expect(notAReply.body).toMatchObject({ code: 'MESSAGE_NOT_FOUND', details: { field: 'message_id' } });
     expect((await bob.post(`/threads/${reply.id}/read`, {})).body.code).toBe('THREAD_NESTED');
     expect((await eve.post(`/threads/${parent.id}/read`, {})).status).toBe(403);
-    expect((await app.server.post(`/threads/${parent.id}/read`, {})).status).toBe(400);
-    expect((await app.server.get(`/threads?user_id=bob&cid=${cid}`)).body.threads).toHaveLength(1);
+    expect((await fx.app.server.post(`/threads/${parent.id}/read`, {})).status).toBe(400);
+    expect((await fx.app.server.get(`/threads?user_id=bob&cid=${cid}`)).body.threads).toHaveLength(1);
 
     expect((await alice.post(`${path}/members/remove`, { user_ids: ['bob'] })).status).toBe(200);
     expect((await bob.get(`/threads?cid=${cid}`)).body.threads).toEqual([]);

@@ -22,7 +22,7 @@ export interface FlagRow {
 }
 
 /** "Is this bit set": written the same way as the partial index predicates of migration 0009. */
-const hasFlag = (flag: number) => sql<boolean>`user_messages.flags & ${sql.lit(flag)} <> 0`;
+export const hasFlag = (flag: number) => sql<boolean>`user_messages.flags & ${sql.lit(flag)} <> 0`;
 
 /**
  * Not written by a user `viewerId` blocked (as messagesRepository.page): a primary-key probe of
@@ -30,6 +30,34 @@ const hasFlag = (flag: number) => sql<boolean>`user_messages.flags & ${sql.lit(f
  */
 export const notByBlocked = (appId: string, viewerId: string) =>
   sql<boolean>`not exists (select 1 from blocks b where b.app_id = ${appId} and b.user_id = ${viewerId} and b.target_id = messages.user_id)`;
+
+/**
+ * The user's `user_messages` rows with `flag` set, in channels they are still in (joined to their
+ * membership).
+ */
+export function flaggedInChannels(db: Executor, appId: string, userId: string, flag: number) {
+  return db
+    .selectFrom('user_messages')
+    .innerJoin('members', (j) =>
+      j
+        .onRef('members.app_id', '=', 'user_messages.app_id')
+        .onRef('members.cid', '=', 'user_messages.cid')
+        .onRef('members.user_id', '=', 'user_messages.user_id'),
+    )
+    .where('user_messages.app_id', '=', appId)
+    .where('user_messages.user_id', '=', userId)
+    .where(hasFlag(flag))
+    .where('members.invite_rejected_at', 'is', null);
+}
+
+/** As flaggedInChannels, joined to the flagged messages. */
+export function flaggedMessagesInChannels(db: Executor, appId: string, userId: string, flag: number) {
+  return flaggedInChannels(db, appId, userId, flag).innerJoin('messages', (j) =>
+    j
+      .onRef('messages.app_id', '=', 'user_messages.app_id')
+      .onRef('messages.id', '=', 'user_messages.message_id'),
+  );
+}
 
 export const userMessagesRepository = {
   /**
@@ -80,24 +108,8 @@ export const userMessagesRepository = {
     userId: string,
     opts: { cid?: string; beforeId?: string; unreadOnly: boolean; limit: number },
   ) {
-    let q = db
-      .selectFrom('user_messages')
-      .innerJoin('members', (j) =>
-        j
-          .onRef('members.app_id', '=', 'user_messages.app_id')
-          .onRef('members.cid', '=', 'user_messages.cid')
-          .onRef('members.user_id', '=', 'user_messages.user_id'),
-      )
-      .innerJoin('messages', (j) =>
-        j
-          .onRef('messages.app_id', '=', 'user_messages.app_id')
-          .onRef('messages.id', '=', 'user_messages.message_id'),
-      )
+    let q = flaggedMessagesInChannels(db, appId, userId, MessageFlag.MENTIONED)
       .select(qualifiedMessageColumns)
-      .where('user_messages.app_id', '=', appId)
-      .where('user_messages.user_id', '=', userId)
-      .where(hasFlag(MessageFlag.MENTIONED))
-      .where('members.invite_rejected_at', 'is', null)
       .where('messages.deleted_at', 'is', null)
       .where(notByBlocked(appId, userId));
     if (opts.cid) q = q.where('user_messages.cid', '=', opts.cid);
@@ -109,19 +121,8 @@ export const userMessagesRepository = {
 
   /** Unread mentions per channel: flagged rows above the member's read position, one query. */
   unreadMentionsQuery(db: Executor, appId: string, userId: string) {
-    return db
-      .selectFrom('user_messages')
-      .innerJoin('members', (j) =>
-        j
-          .onRef('members.app_id', '=', 'user_messages.app_id')
-          .onRef('members.cid', '=', 'user_messages.cid')
-          .onRef('members.user_id', '=', 'user_messages.user_id'),
-      )
+    return flaggedInChannels(db, appId, userId, MessageFlag.MENTIONED)
       .select(['user_messages.cid', sql<number>`count(*)::int`.as('unread_mentions')])
-      .where('user_messages.app_id', '=', appId)
-      .where('user_messages.user_id', '=', userId)
-      .where(hasFlag(MessageFlag.MENTIONED))
-      .where('members.invite_rejected_at', 'is', null)
       .where(sql<boolean>`user_messages.seq > greatest(members.last_read_seq, members.cleared_seq)`)
       .groupBy('user_messages.cid')
       .orderBy('user_messages.cid');
@@ -138,19 +139,7 @@ export const userMessagesRepository = {
     userId: string,
     opts: { cid?: string; after?: { at: Date; id: string }; limit: number; parentIds?: string[] },
   ) {
-    let q = db
-      .selectFrom('user_messages')
-      .innerJoin('members', (j) =>
-        j
-          .onRef('members.app_id', '=', 'user_messages.app_id')
-          .onRef('members.cid', '=', 'user_messages.cid')
-          .onRef('members.user_id', '=', 'user_messages.user_id'),
-      )
-      .innerJoin('messages', (j) =>
-        j
-          .onRef('messages.app_id', '=', 'user_messages.app_id')
-          .onRef('messages.id', '=', 'user_messages.message_id'),
-      )
+    let q = flaggedMessagesInChannels(db, appId, userId, MessageFlag.THREAD_PARTICIPANT)
       .leftJoin('thread_reads', (j) =>
         j
           .onRef('thread_reads.app_id', '=', 'user_messages.app_id')
@@ -167,10 +156,6 @@ export const userMessagesRepository = {
             and r.deleted_at is null and r.user_id <> user_messages.user_id
             and not r.shadowed)`.as('unread_replies'),
       ])
-      .where('user_messages.app_id', '=', appId)
-      .where('user_messages.user_id', '=', userId)
-      .where(hasFlag(MessageFlag.THREAD_PARTICIPANT))
-      .where('members.invite_rejected_at', 'is', null)
       .where('messages.last_reply_at', 'is not', null);
     if (opts.cid) q = q.where('user_messages.cid', '=', opts.cid);
     if (opts.parentIds) q = q.where('user_messages.message_id', 'in', opts.parentIds);

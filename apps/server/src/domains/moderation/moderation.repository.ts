@@ -1,6 +1,6 @@
-import { sql } from 'kysely';
+import { type ExpressionBuilder, type Selectable, sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
-import type { AuditRow, BanRow, BlocklistRow, ModerationFlagRow } from '../../platform/db.types.js';
+import type { AuditRow, BanRow, BlocklistRow, Database, ModerationFlagRow } from '../../platform/db.types.js';
 import { uuidv7 } from '../../platform/ids.js';
 
 /** A mute, block or ban is in force while it has no expiry or the expiry is still ahead. */
@@ -31,73 +31,96 @@ const flagCount = sql<number>`(select count(*)::int from flags o
     and (case when flags.message_id is not null then o.message_id = flags.message_id
               else o.target_type = 'user' and o.target_user_id = flags.target_user_id end))`;
 
+/**
+ * A user's own rows, one per key: user mutes and blocks (keyed by the target user), channel mutes
+ * (keyed by the channel). The mute tables have the same shape but for the key.
+ */
+const USER_MUTES = { table: 'user_mutes', key: 'target_id' } as const;
+const CHANNEL_MUTES = { table: 'channel_mutes', key: 'cid' } as const;
+const BLOCKS = { table: 'blocks', key: 'target_id' } as const;
+type MuteList = typeof USER_MUTES | typeof CHANNEL_MUTES;
+type OwnList = MuteList | typeof BLOCKS;
+type MuteRow<L extends MuteList> = Selectable<Database[L['table']]>;
+
+function upsertMute<L extends MuteList>(
+  db: Executor,
+  list: L,
+  appId: string,
+  userId: string,
+  key: string,
+  expiresAt: Date | null,
+): Promise<MuteRow<L>> {
+  return db
+    .insertInto(list.table as MuteList['table'])
+    .values({ app_id: appId, user_id: userId, [list.key]: key, expires_at: expiresAt } as never)
+    .onConflict((oc) => oc.columns(['app_id', 'user_id', list.key]).doUpdateSet({ expires_at: expiresAt }))
+    .returningAll()
+    .executeTakeFirstOrThrow() as Promise<MuteRow<L>>;
+}
+
+/** Deletes the user's row with that key; whether there was one. */
+async function deleteOwn(db: Executor, list: OwnList, appId: string, userId: string, key: string) {
+  const rows = await db
+    .deleteFrom(list.table)
+    .where('app_id', '=', appId)
+    .where('user_id', '=', userId)
+    .where(list.key, '=', key)
+    .returning(list.key)
+    .execute();
+  return rows.length > 0;
+}
+
+/** The user's mutes in force, oldest first. */
+function listMutes<L extends MuteList>(
+  db: Executor,
+  list: L,
+  appId: string,
+  userId: string,
+): Promise<MuteRow<L>[]> {
+  return db
+    .selectFrom(list.table as MuteList['table'])
+    .selectAll()
+    .where('app_id', '=', appId)
+    .where('user_id', '=', userId)
+    .where(inForce)
+    .orderBy('created_at')
+    .orderBy(list.key as MuteList['key'])
+    .execute() as Promise<MuteRow<L>[]>;
+}
+
+/** Flags on the same target as `flag`: its message, or the user for user flags. */
+function sameTarget(flag: { message_id: string | null; target_user_id: string }) {
+  return (eb: ExpressionBuilder<Database, 'flags'>) =>
+    flag.message_id !== null
+      ? eb('message_id', '=', flag.message_id)
+      : eb.and([eb('target_type', '=', 'user'), eb('target_user_id', '=', flag.target_user_id)]);
+}
+
 export const moderationRepository = {
   // ---- mutes ----
 
   upsertUserMute(db: Executor, appId: string, userId: string, targetId: string, expiresAt: Date | null) {
-    return db
-      .insertInto('user_mutes')
-      .values({ app_id: appId, user_id: userId, target_id: targetId, expires_at: expiresAt })
-      .onConflict((oc) =>
-        oc.columns(['app_id', 'user_id', 'target_id']).doUpdateSet({ expires_at: expiresAt }),
-      )
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return upsertMute(db, USER_MUTES, appId, userId, targetId, expiresAt);
   },
 
-  async deleteUserMute(db: Executor, appId: string, userId: string, targetId: string) {
-    const rows = await db
-      .deleteFrom('user_mutes')
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .where('target_id', '=', targetId)
-      .returning('target_id')
-      .execute();
-    return rows.length > 0;
+  deleteUserMute(db: Executor, appId: string, userId: string, targetId: string) {
+    return deleteOwn(db, USER_MUTES, appId, userId, targetId);
   },
 
   listUserMutes(db: Executor, appId: string, userId: string) {
-    return db
-      .selectFrom('user_mutes')
-      .selectAll()
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .where(inForce)
-      .orderBy('created_at')
-      .orderBy('target_id')
-      .execute();
+    return listMutes(db, USER_MUTES, appId, userId);
   },
 
   upsertChannelMute(db: Executor, appId: string, userId: string, cid: string, expiresAt: Date | null) {
-    return db
-      .insertInto('channel_mutes')
-      .values({ app_id: appId, user_id: userId, cid, expires_at: expiresAt })
-      .onConflict((oc) => oc.columns(['app_id', 'user_id', 'cid']).doUpdateSet({ expires_at: expiresAt }))
-      .returningAll()
-      .executeTakeFirstOrThrow();
+    return upsertMute(db, CHANNEL_MUTES, appId, userId, cid, expiresAt);
   },
 
-  async deleteChannelMute(db: Executor, appId: string, userId: string, cid: string) {
-    const rows = await db
-      .deleteFrom('channel_mutes')
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .where('cid', '=', cid)
-      .returning('cid')
-      .execute();
-    return rows.length > 0;
+  deleteChannelMute(db: Executor, appId: string, userId: string, cid: string) {
+    return deleteOwn(db, CHANNEL_MUTES, appId, userId, cid);
   },
 
   listChannelMutes(db: Executor, appId: string, userId: string) {
-    return db
-      .selectFrom('channel_mutes')
-      .selectAll()
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .where(inForce)
-      .orderBy('created_at')
-      .orderBy('cid')
-      .execute();
+    return listMutes(db, CHANNEL_MUTES, appId, userId);
   },
 
   // ---- blocks ----
@@ -111,15 +134,8 @@ export const moderationRepository = {
       .executeTakeFirstOrThrow();
   },
 
-  async deleteBlock(db: Executor, appId: string, userId: string, targetId: string) {
-    const rows = await db
-      .deleteFrom('blocks')
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .where('target_id', '=', targetId)
-      .returning('target_id')
-      .execute();
-    return rows.length > 0;
+  deleteBlock(db: Executor, appId: string, userId: string, targetId: string) {
+    return deleteOwn(db, BLOCKS, appId, userId, targetId);
   },
 
   listBlocks(db: Executor, appId: string, userId: string) {
@@ -251,10 +267,7 @@ export const moderationRepository = {
       flag.flagged_by === null
         ? q.where('flagged_by', 'is', null)
         : q.where('flagged_by', '=', flag.flagged_by);
-    q =
-      flag.message_id !== null
-        ? q.where('message_id', '=', flag.message_id)
-        : q.where('target_type', '=', 'user').where('target_user_id', '=', flag.target_user_id);
+    q = q.where(sameTarget(flag));
     return { row: (await q.executeTakeFirstOrThrow()) as FlagWithCount, created: false };
   },
 
@@ -302,15 +315,12 @@ export const moderationRepository = {
     reviewedBy: string | null,
   ): Promise<FlagWithCount[]> {
     const at = new Date();
-    let q = db
+    const q = db
       .updateTable('flags')
       .set({ status, reviewed_by: reviewedBy, reviewed_at: at })
       .where('app_id', '=', appId)
-      .where('status', '=', 'open');
-    q =
-      flag.message_id !== null
-        ? q.where('message_id', '=', flag.message_id)
-        : q.where('target_type', '=', 'user').where('target_user_id', '=', flag.target_user_id);
+      .where('status', '=', 'open')
+      .where(sameTarget(flag));
     const rows = await q.returningAll().execute();
     return rows
       .map((r) => ({ ...r, flag_count: 0 }))

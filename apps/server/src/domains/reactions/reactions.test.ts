@@ -7,20 +7,14 @@ import {
   ReactionType,
 } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ApiClient,
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../test-support/harness.js';
+import { type ChatFixture, chatFixture } from '../../test-support/chat-fixture.js';
+import type { ApiClient } from '../../test-support/harness.js';
 
-let server: TestServer;
-let app: TestApp;
+let fx: ChatFixture;
 let alice: ApiClient;
 let bob: ApiClient;
 let carol: ApiClient;
 let eve: ApiClient;
-const seen: ParleyEvent[] = [];
 
 let counter = 0;
 /** A fresh channel owned by alice with bob and carol; returns its path and one message by alice. */
@@ -44,27 +38,20 @@ const getMessage = async (client: ApiClient, id: string) => {
 };
 
 const reactionEvents = (messageId: string) =>
-  seen.filter(
+  fx.events.filter(
     (e): e is Extract<ParleyEvent, { type: 'reaction.new' | 'reaction.updated' | 'reaction.deleted' }> =>
       e.type.startsWith('reaction.') && 'message' in e && e.message.id === messageId,
   );
 
 beforeAll(async () => {
-  server = await createTestServer();
-  app = await server.createApp();
-  server.parley.bus.subscribe((e) => {
-    if (e.app_id === app.id) seen.push(e);
-  });
-  const users = ['alice', 'bob', 'carol', 'eve', ...Array.from({ length: 12 }, (_, i) => `fan${i}`)];
-  await app.server.post('/users', { users: users.map((id) => ({ id })) });
-  [alice, bob, carol, eve] = (await Promise.all(['alice', 'bob', 'carol', 'eve'].map((u) => app.as(u)))) as [
-    ApiClient,
-    ApiClient,
-    ApiClient,
-    ApiClient,
-  ];
+  fx = await chatFixture(
+    ['alice', 'bob', 'carol', 'eve', ...Array.from({ length: 12 }, (_, i) => `fan${i}`)].map((id) => ({
+      id,
+    })),
+  );
+  ({ alice, bob, carol, eve } = fx.users as Record<'alice' | 'bob' | 'carol' | 'eve', ApiClient>);
 });
-afterAll(() => server?.close());
+afterAll(() => fx?.close());
 
 describe('reaction types', () => {
   it('accepts shortcodes and unicode emoji, refuses anything else and over-long types', () => {
@@ -172,7 +159,7 @@ describe('adding and removing reactions', () => {
       members: ['bob', 'carol', ...Array.from({ length: 12 }, (_, i) => `fan${i}`)],
     });
     for (let i = 0; i < 12; i++) {
-      const res = await app.server.post(`/messages/${message.id}/reactions`, {
+      const res = await fx.app.server.post(`/messages/${message.id}/reactions`, {
         type: i % 3 === 0 ? 'fire' : 'like',
         user_id: `fan${i}`,
       });
@@ -228,13 +215,13 @@ describe('concurrency', () => {
     expect(same.every((r) => r.status === 201 || r.status === 200)).toBe(true);
     const many = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        app.server.post(`/messages/${message.id}/reactions`, { type: 'like', user_id: `fan${i}` }),
+        fx.app.server.post(`/messages/${message.id}/reactions`, { type: 'like', user_id: `fan${i}` }),
       ),
     );
     expect(many.every((r) => r.status === 201)).toBe(true);
     const msg = await getMessage(bob, message.id);
     expect(msg.reaction_counts).toEqual({ like: 13 });
-    const rows = await server.database.db
+    const rows = await fx.server.database.db
       .selectFrom('reactions')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('message_id', '=', message.id)
@@ -287,7 +274,7 @@ describe('rules and bad input', () => {
     expect(frozen.body.code).toBe('CHANNEL_FROZEN');
     expect((await bob.delete(`/messages/${message.id}/reactions/like`)).body.code).toBe('CHANNEL_FROZEN');
 
-    await app.server.post('/channel-types', { name: 'quiet', config: { reactions: false } });
+    await fx.app.server.post('/channel-types', { name: 'quiet', config: { reactions: false } });
     const quiet = await channelWithMessage({}, 'quiet');
     const off = await react(bob, quiet.message.id, { type: 'like' });
     expect(off.status).toBe(403);
@@ -321,7 +308,7 @@ describe('rules and bad input', () => {
     const longType = await bob.delete(`/messages/${message.id}/reactions/${'x'.repeat(65)}`);
     expect(longType.status).toBe(400);
     expect(longType.body.details.field).toBe('params.reaction_type');
-    expect((await react(app.server, message.id, { type: 'like' })).status).toBe(400);
+    expect((await react(fx.app.server, message.id, { type: 'like' })).status).toBe(400);
     expect((await react(bob, message.id, { type: 'like', user_id: 'carol' })).status).toBe(403);
   });
 });

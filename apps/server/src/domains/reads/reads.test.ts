@@ -1,62 +1,34 @@
 import type { ParleyEvent } from '@parley/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ApiClient,
-  createTestServer,
-  type TestApp,
-  type TestServer,
-} from '../../test-support/harness.js';
+import { type ChatFixture, chatFixture } from '../../test-support/chat-fixture.js';
+import type { ApiClient } from '../../test-support/harness.js';
 import { type QueryCounter, queryCounter } from '../../test-support/query-counter.js';
 
-let server: TestServer;
-let app: TestApp;
+let fx: ChatFixture;
 let alice: ApiClient;
 let bob: ApiClient;
 let carol: ApiClient;
 let eve: ApiClient;
-const seen: ParleyEvent[] = [];
-const eventsOf = <T extends ParleyEvent['type']>(type: T) =>
-  seen.filter((e): e is Extract<ParleyEvent, { type: T }> => e.type === type);
+const eventsOf = <T extends ParleyEvent['type']>(type: T) => fx.eventsOf(type);
 
 /** `type:id` with alice, bob and carol as members. */
-async function channel(id: string, type = 'messaging', members = ['alice', 'bob', 'carol']) {
-  const res = await app.server.post('/channels', { type, id, members, created_by: members[0] });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return { cid: `${type}:${id}`, path: `/channels/${type}/${id}` };
-}
-
-async function send(client: ApiClient, path: string, text: string, extra: Record<string, unknown> = {}) {
-  const res = await client.post(`${path}/messages`, { text, ...extra });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-  return res.body.message as { id: string; seq: number; cid: string };
-}
+const channel = (id: string, type = 'messaging', members = ['alice', 'bob', 'carol']) =>
+  fx.channel(id, members, type);
 
 beforeAll(async () => {
-  server = await createTestServer();
-  app = await server.createApp();
-  server.parley.bus.subscribe((e) => {
-    if (e.app_id === app.id) seen.push(e);
-  });
-  await app.server.post('/users', {
-    users: ['alice', 'bob', 'carol', 'eve'].map((id) => ({ id })),
-  });
-  [alice, bob, carol, eve] = (await Promise.all(['alice', 'bob', 'carol', 'eve'].map((u) => app.as(u)))) as [
-    ApiClient,
-    ApiClient,
-    ApiClient,
-    ApiClient,
-  ];
+  fx = await chatFixture(['alice', 'bob', 'carol', 'eve'].map((id) => ({ id })));
+  ({ alice, bob, carol, eve } = fx.users as Record<'alice' | 'bob' | 'carol' | 'eve', ApiClient>);
 });
-afterAll(() => server?.close());
+afterAll(() => fx?.close());
 
 describe('unread mentions in /unread', () => {
   it('counts mentions after the read position per channel and in total', async () => {
     const one = await channel('mentions-1');
     const two = await channel('mentions-2');
-    await send(bob, one.path, 'hi @alice');
-    await send(bob, one.path, 'plain');
-    await send(carol, one.path, '@alice again');
-    await send(bob, two.path, 'and @alice here');
+    await fx.send('bob', one.path, 'hi @alice');
+    await fx.send('bob', one.path, 'plain');
+    await fx.send('carol', one.path, '@alice again');
+    await fx.send('bob', two.path, 'and @alice here');
     const before = await alice.get('/unread');
     expect(before.status).toBe(200);
     const byCid = (body: { channels: { cid: string; unread_count: number; unread_mentions: number }[] }) =>
@@ -75,7 +47,7 @@ describe('unread mentions in /unread', () => {
       total_unread_mentions: total - 2,
     });
     // A deleted mention no longer counts.
-    const m = await send(bob, two.path, 'another @alice');
+    const m = await fx.send('bob', two.path, 'another @alice');
     expect(byCid((await alice.get('/unread')).body)[two.cid]).toEqual([2, 2]);
     expect((await bob.delete(`/messages/${m.id}`)).status).toBe(200);
     expect(byCid((await alice.get('/unread')).body)[two.cid]).toEqual([2, 1]);
@@ -86,7 +58,7 @@ describe('mark unread', () => {
   it('moves the read position back to just before the message and tells the user’s devices', async () => {
     const { cid, path } = await channel('unread-from');
     const sent = [];
-    for (let i = 0; i < 5; i++) sent.push(await send(bob, path, `m${i}`));
+    for (let i = 0; i < 5; i++) sent.push(await fx.send('bob', path, `m${i}`));
     expect((await alice.post(`${path}/read`, {})).status).toBe(200);
     const res = await alice.post(`${path}/unread`, { message_id: sent[2]!.id });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -113,7 +85,7 @@ describe('mark unread', () => {
   it('refuses unknown messages, messages of other channels, non-members and bad input', async () => {
     const { path } = await channel('unread-bad');
     const other = await channel('unread-other');
-    const elsewhere = await send(bob, other.path, 'elsewhere');
+    const elsewhere = await fx.send('bob', other.path, 'elsewhere');
     const unknown = await alice.post(`${path}/unread`, {
       message_id: '0190a0a0-0000-7000-8000-000000000000',
     });
@@ -137,10 +109,10 @@ describe('delivered receipts and read-by', () => {
   it('marks delivered over several channels at once, forward only, with message.delivered', async () => {
     const one = await channel('delivered-1');
     const two = await channel('delivered-2');
-    const a = await send(bob, one.path, 'a');
-    await send(bob, one.path, 'b');
-    const c = await send(bob, two.path, 'c');
-    await send(bob, two.path, 'd');
+    const a = await fx.send('bob', one.path, 'a');
+    await fx.send('bob', one.path, 'b');
+    const c = await fx.send('bob', two.path, 'c');
+    await fx.send('bob', two.path, 'd');
     const count = eventsOf('message.delivered').length;
     const res = await alice.post('/channels/delivered', {
       channels: [{ cid: one.cid }, { cid: two.cid, message_id: c.id }],
@@ -168,7 +140,7 @@ describe('delivered receipts and read-by', () => {
   it('refuses channels the user is not in, foreign message ids and oversized batches', async () => {
     const mine = await channel('delivered-bad');
     const theirs = await channel('delivered-theirs', 'messaging', ['bob', 'carol']);
-    const foreign = await send(bob, theirs.path, 'theirs');
+    const foreign = await fx.send('bob', theirs.path, 'theirs');
     const notMember = await alice.post('/channels/delivered', {
       channels: [{ cid: mine.cid }, { cid: theirs.cid }],
     });
@@ -197,7 +169,7 @@ describe('delivered receipts and read-by', () => {
 
   it('lists who read and who received a message (reading counts as receiving)', async () => {
     const { path } = await channel('read-by');
-    const m = await send(bob, path, 'did you see this?');
+    const m = await fx.send('bob', path, 'did you see this?');
     await carol.post('/channels/delivered', { channels: [{ cid: 'messaging:read-by' }] });
     await alice.post(`${path}/read`, {});
     const res = await bob.get(`/messages/${m.id}/read-by`);
@@ -208,7 +180,7 @@ describe('delivered receipts and read-by', () => {
     expect(res.body.member_count).toBe(2); // everyone but the author
     for (const r of [...res.body.read_by, ...res.body.delivered_to]) expect(r.at).toEqual(expect.any(String));
     // A later message is read by nobody yet.
-    const later = await send(bob, path, 'later');
+    const later = await fx.send('bob', path, 'later');
     expect((await bob.get(`/messages/${later.id}/read-by`)).body.read_by).toEqual([]);
     // Outsiders may not look; unknown ids are 404.
     expect((await eve.get(`/messages/${m.id}/read-by`)).status).toBe(403);
@@ -222,11 +194,11 @@ describe('delivered receipts and read-by', () => {
       ['no-delivery', { delivery_events: false }],
       ['tiny', { max_receipt_members: 2 }],
     ] as const) {
-      const res = await app.server.post('/channel-types', { name, config });
+      const res = await fx.app.server.post('/channel-types', { name, config });
       expect(res.status, JSON.stringify(res.body)).toBe(201);
     }
     const noReads = await channel('x', 'no-reads');
-    const m1 = await send(bob, noReads.path, 'm1');
+    const m1 = await fx.send('bob', noReads.path, 'm1');
     const off = await bob.get(`/messages/${m1.id}/read-by`);
     expect([off.status, off.body.code, off.body.details?.reason]).toEqual([
       400,
@@ -235,7 +207,7 @@ describe('delivered receipts and read-by', () => {
     ]);
 
     const tiny = await channel('x', 'tiny'); // three members: over the cap of 2
-    const m2 = await send(bob, tiny.path, 'm2');
+    const m2 = await fx.send('bob', tiny.path, 'm2');
     const big = await bob.get(`/messages/${m2.id}/read-by`);
     expect([big.status, big.body.code, big.body.details?.reason]).toEqual([
       400,
@@ -244,7 +216,7 @@ describe('delivered receipts and read-by', () => {
     ]);
 
     const noDelivery = await channel('x', 'no-delivery');
-    const m3 = await send(bob, noDelivery.path, 'm3');
+    const m3 = await fx.send('bob', noDelivery.path, 'm3');
     const count = eventsOf('message.delivered').length;
     const res = await alice.post('/channels/delivered', { channels: [{ cid: noDelivery.cid }] });
     expect(res.status).toBe(200);
@@ -260,21 +232,21 @@ describe('delivered receipts and read-by', () => {
 describe('query counts of the read paths (an N+1 fails here)', () => {
   let counter: QueryCounter;
   beforeAll(() => {
-    counter = queryCounter(server.database);
+    counter = queryCounter(fx.server.database);
   });
   const statements = async (work: () => Promise<unknown>) =>
     (await counter.during(work)).filter((q) => !q.startsWith('select * from "apps" where "api_key"'));
 
   it('unread counts: one query for 2 channels or 20, mentions included', async () => {
-    await app.server.post('/users', { users: [{ id: 'counter' }] });
-    const me = await app.as('counter');
+    await fx.app.server.post('/users', { users: [{ id: 'counter' }] });
+    const me = await fx.app.as('counter');
     for (let i = 0; i < 2; i++) await channel(`count-a-${i}`, 'messaging', ['counter', 'bob']);
-    await send(bob, '/channels/messaging/count-a-0', 'hey @counter');
+    await fx.send('bob', '/channels/messaging/count-a-0', 'hey @counter');
     // The user (auth), the counts.
     const small = await statements(async () => expect((await me.get('/unread')).status).toBe(200));
     expect(small, small.join('\n')).toHaveLength(2);
     for (let i = 0; i < 18; i++) await channel(`count-b-${i}`, 'messaging', ['counter', 'bob']);
-    await send(bob, '/channels/messaging/count-b-3', 'hey @counter');
+    await fx.send('bob', '/channels/messaging/count-b-3', 'hey @counter');
     const large = await statements(async () => {
       const res = await me.get('/unread');
       expect(res.body.channels).toHaveLength(20);
@@ -284,8 +256,8 @@ describe('query counts of the read paths (an N+1 fails here)', () => {
   });
 
   it('query channels: the same count for 3 channels or 30', async () => {
-    await app.server.post('/users', { users: [{ id: 'lister' }] });
-    const me = await app.as('lister');
+    await fx.app.server.post('/users', { users: [{ id: 'lister' }] });
+    const me = await fx.app.as('lister');
     for (let i = 0; i < 3; i++) await channel(`list-a-${i}`, 'messaging', ['lister', 'bob']);
     const query = () => me.post('/channels/query', { filter: { members: { $in: ['lister'] } }, limit: 30 });
     const small = await statements(async () => expect((await query()).body.channels).toHaveLength(3));

@@ -1,10 +1,15 @@
 import { sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
 import type { MessageRow } from '../../platform/db.types.js';
-import { MessageFlag, notByBlocked } from '../messages/user-messages.repository.js';
+import {
+  flaggedMessagesInChannels,
+  hasFlag,
+  MessageFlag,
+  notByBlocked,
+} from '../messages/user-messages.repository.js';
 
 /** Written the same way as the partial index predicate of migration 0013 (flags & 2 <> 0). */
-const starred = sql<boolean>`user_messages.flags & ${sql.lit(MessageFlag.STARRED)} <> 0`;
+const starred = hasFlag(MessageFlag.STARRED);
 
 export const starsRepository = {
   /** Sets STARRED on the user's row of the message (creating it); starred_at stays if already starred. */
@@ -64,25 +69,9 @@ export const starsRepository = {
     userId: string,
     opts: { cid?: string; before?: { at: Date; id: string }; limit: number },
   ): Promise<(MessageRow & { starred_at_: Date })[]> {
-    let q = db
-      .selectFrom('user_messages')
-      .innerJoin('members', (j) =>
-        j
-          .onRef('members.app_id', '=', 'user_messages.app_id')
-          .onRef('members.cid', '=', 'user_messages.cid')
-          .onRef('members.user_id', '=', 'user_messages.user_id'),
-      )
-      .innerJoin('messages', (j) =>
-        j
-          .onRef('messages.app_id', '=', 'user_messages.app_id')
-          .onRef('messages.id', '=', 'user_messages.message_id'),
-      )
+    let q = flaggedMessagesInChannels(db, appId, userId, MessageFlag.STARRED)
       .selectAll('messages')
       .select(sql<Date>`user_messages.starred_at`.as('starred_at_'))
-      .where('user_messages.app_id', '=', appId)
-      .where('user_messages.user_id', '=', userId)
-      .where(starred)
-      .where('members.invite_rejected_at', 'is', null)
       .where('messages.deleted_at', 'is', null)
       .where((eb) => eb.or([eb('messages.shadowed', '=', false), eb('messages.user_id', '=', userId)]))
       .where(notByBlocked(appId, userId));
