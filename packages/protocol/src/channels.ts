@@ -98,7 +98,7 @@ export const Member = z.object({
   hidden: z.boolean(),
   created_at: IsoDate,
   updated_at: IsoDate,
-});
+}).meta({ id: 'Member' });
 export type Member = z.infer<typeof Member>;
 
 export const Channel = z.object({
@@ -118,7 +118,7 @@ export const Channel = z.object({
   truncated_at: IsoDate.nullable(),
   created_at: IsoDate,
   updated_at: IsoDate,
-});
+}).meta({ id: 'Channel' });
 export type Channel = z.infer<typeof Channel>;
 
 export const ChannelState = z.object({

@@ -76,7 +76,7 @@ export const Reaction = z.object({
   score: z.number().int(),
   created_at: IsoDate,
   updated_at: IsoDate,
-});
+}).meta({ id: 'Reaction' });
 export type Reaction = z.infer<typeof Reaction>;
 
 /** The message a quoted reply points at, embedded so clients need no extra fetch. */
@@ -87,7 +87,7 @@ export const QuotedMessage = z.object({
   /** At most QUOTE_EXCERPT_LENGTH characters (longer texts end with …); empty once deleted. */
   text: z.string(),
   deleted: z.boolean(),
-});
+}).meta({ id: 'QuotedMessage' });
 export type QuotedMessage = z.infer<typeof QuotedMessage>;
 
 export const Message = z.object({
@@ -138,7 +138,7 @@ export const Message = z.object({
   /** The poll sent with this message (see POST /polls), with its results. */
   poll_id: z.string().nullable().optional(),
   poll: Poll.nullable().optional(),
-});
+}).meta({ id: 'Message' });
 export type Message = z.infer<typeof Message>;
 
 export const SendMessageBody = z

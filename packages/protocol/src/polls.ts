@@ -68,7 +68,7 @@ export const Poll = z.object({
   closed_at: IsoDate.nullable(),
   created_at: IsoDate,
   updated_at: IsoDate,
-});
+}).meta({ id: 'Poll' });
 export type Poll = z.infer<typeof Poll>;
 
 const OptionText = z.string().trim().min(1).max(500);

@@ -20,7 +20,7 @@ export const User = z.object({
   tokens_revoked_at: IsoDate.nullable(),
   created_at: IsoDate,
   updated_at: IsoDate,
-});
+}).meta({ id: 'User' });
 export type User = z.infer<typeof User>;
 
 /** Fields a client may write. Role and ban fields are honoured only for server-side calls. */
