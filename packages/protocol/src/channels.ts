@@ -83,42 +83,46 @@ export const ChannelTypesResponse = z.object({ channel_types: z.array(ChannelTyp
 export const MemberRole = z.enum(['owner', 'moderator', 'member']);
 export type MemberRole = z.infer<typeof MemberRole>;
 
-export const Member = z.object({
-  user_id: UserId,
-  role: MemberRole,
-  invited: z.boolean(),
-  invite_accepted_at: IsoDate.nullable(),
-  invite_rejected_at: IsoDate.nullable(),
-  banned: z.boolean(),
-  last_read_seq: z.number().int(),
-  last_read_at: IsoDate.nullable(),
-  /** Delivered position (receipts; always present in server answers): at least last_read_seq once read. */
-  last_delivered_seq: z.number().int().optional(),
-  last_delivered_at: IsoDate.nullable().optional(),
-  hidden: z.boolean(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-}).meta({ id: 'Member' });
+export const Member = z
+  .object({
+    user_id: UserId,
+    role: MemberRole,
+    invited: z.boolean(),
+    invite_accepted_at: IsoDate.nullable(),
+    invite_rejected_at: IsoDate.nullable(),
+    banned: z.boolean(),
+    last_read_seq: z.number().int(),
+    last_read_at: IsoDate.nullable(),
+    /** Delivered position (receipts; always present in server answers): at least last_read_seq once read. */
+    last_delivered_seq: z.number().int().optional(),
+    last_delivered_at: IsoDate.nullable().optional(),
+    hidden: z.boolean(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .meta({ id: 'Member' });
 export type Member = z.infer<typeof Member>;
 
-export const Channel = z.object({
-  cid: Cid,
-  type: ChannelTypeName,
-  id: ChannelIdPart,
-  name: z.string().nullable(),
-  image: z.string().nullable(),
-  custom: CustomData,
-  created_by: UserId.nullable(),
-  frozen: z.boolean(),
-  /** Slow mode for this channel in seconds; null means the channel type's default. */
-  slow_mode_seconds: z.number().int().nullable(),
-  member_count: z.number().int(),
-  last_message_at: IsoDate.nullable(),
-  last_seq: z.number().int(),
-  truncated_at: IsoDate.nullable(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-}).meta({ id: 'Channel' });
+export const Channel = z
+  .object({
+    cid: Cid,
+    type: ChannelTypeName,
+    id: ChannelIdPart,
+    name: z.string().nullable(),
+    image: z.string().nullable(),
+    custom: CustomData,
+    created_by: UserId.nullable(),
+    frozen: z.boolean(),
+    /** Slow mode for this channel in seconds; null means the channel type's default. */
+    slow_mode_seconds: z.number().int().nullable(),
+    member_count: z.number().int(),
+    last_message_at: IsoDate.nullable(),
+    last_seq: z.number().int(),
+    truncated_at: IsoDate.nullable(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .meta({ id: 'Channel' });
 export type Channel = z.infer<typeof Channel>;
 
 export const ChannelState = z.object({

@@ -68,77 +68,83 @@ export const ReactionType = z
       'a reaction type is an emoji shortcode (letters, digits, _ + -, optionally in colons) or an emoji',
   });
 
-export const Reaction = z.object({
-  message_id: z.string(),
-  user_id: UserId,
-  type: z.string(),
-  /** 1 for a plain reaction; higher for "clap"-style counters (the latest score given wins). */
-  score: z.number().int(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-}).meta({ id: 'Reaction' });
+export const Reaction = z
+  .object({
+    message_id: z.string(),
+    user_id: UserId,
+    type: z.string(),
+    /** 1 for a plain reaction; higher for "clap"-style counters (the latest score given wins). */
+    score: z.number().int(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .meta({ id: 'Reaction' });
 export type Reaction = z.infer<typeof Reaction>;
 
 /** The message a quoted reply points at, embedded so clients need no extra fetch. */
-export const QuotedMessage = z.object({
-  id: z.string(),
-  /** Null only when the quoted message was hard-deleted. */
-  user_id: UserId.nullable(),
-  /** At most QUOTE_EXCERPT_LENGTH characters (longer texts end with …); empty once deleted. */
-  text: z.string(),
-  deleted: z.boolean(),
-}).meta({ id: 'QuotedMessage' });
+export const QuotedMessage = z
+  .object({
+    id: z.string(),
+    /** Null only when the quoted message was hard-deleted. */
+    user_id: UserId.nullable(),
+    /** At most QUOTE_EXCERPT_LENGTH characters (longer texts end with …); empty once deleted. */
+    text: z.string(),
+    deleted: z.boolean(),
+  })
+  .meta({ id: 'QuotedMessage' });
 export type QuotedMessage = z.infer<typeof QuotedMessage>;
 
-export const Message = z.object({
-  id: z.string(),
-  cid: Cid,
-  seq: z.number().int(),
-  user_id: UserId,
-  client_msg_id: z.string().nullable(),
-  type: MessageType,
-  text: z.string(),
-  custom: CustomData,
-  attachments: z.array(Attachment),
-  mentioned_user_ids: z.array(UserId),
-  parent_id: z.string().nullable(),
-  reply_to_id: z.string().nullable(),
-  show_in_channel: z.boolean(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-  edited_at: IsoDate.nullable(),
-  deleted_at: IsoDate.nullable(),
-  // The fields below are always present in server answers and events. They are optional in the
-  // schema only so that messages built on the client (optimistic sends) need not invent them.
-  /** Thread parents: live (not deleted) replies. */
-  reply_count: z.number().int().optional(),
-  /** Thread parents: the parent's author and everyone who replied, in order of first reply. */
-  thread_participants: z.array(UserId).optional(),
-  /** Thread parents: when the latest live reply was sent. */
-  last_reply_at: IsoDate.nullable().optional(),
-  /** Present (non-null) when reply_to_id is set. */
-  quoted_message: QuotedMessage.nullable().optional(),
-  /** The text used @channel (every member is mentioned); only owners, moderators and admins may. */
-  mentioned_channel: z.boolean().optional(),
-  /** The text used @here (members are mentioned; clients may narrow it to who is online). */
-  mentioned_here: z.boolean().optional(),
-  /** Reactions per type. */
-  reaction_counts: z.record(z.string(), z.number().int()).optional(),
-  /** Sum of scores per type (equals the count unless scores above 1 were given). */
-  reaction_scores: z.record(z.string(), z.number().int()).optional(),
-  /** The viewer's own reactions. Always empty in events (they go to everyone); see reaction.* events. */
-  own_reactions: z.array(Reaction).optional(),
-  /** The latest reactions, newest first, at most LATEST_REACTIONS_LIMIT. */
-  latest_reactions: z.array(Reaction).optional(),
-  /** Pinned in its channel (a pin whose pin_expires_at has passed is not pinned). */
-  pinned: z.boolean().optional(),
-  pinned_at: IsoDate.nullable().optional(),
-  pinned_by: UserId.nullable().optional(),
-  pin_expires_at: IsoDate.nullable().optional(),
-  /** The poll sent with this message (see POST /polls), with its results. */
-  poll_id: z.string().nullable().optional(),
-  poll: Poll.nullable().optional(),
-}).meta({ id: 'Message' });
+export const Message = z
+  .object({
+    id: z.string(),
+    cid: Cid,
+    seq: z.number().int(),
+    user_id: UserId,
+    client_msg_id: z.string().nullable(),
+    type: MessageType,
+    text: z.string(),
+    custom: CustomData,
+    attachments: z.array(Attachment),
+    mentioned_user_ids: z.array(UserId),
+    parent_id: z.string().nullable(),
+    reply_to_id: z.string().nullable(),
+    show_in_channel: z.boolean(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+    edited_at: IsoDate.nullable(),
+    deleted_at: IsoDate.nullable(),
+    // The fields below are always present in server answers and events. They are optional in the
+    // schema only so that messages built on the client (optimistic sends) need not invent them.
+    /** Thread parents: live (not deleted) replies. */
+    reply_count: z.number().int().optional(),
+    /** Thread parents: the parent's author and everyone who replied, in order of first reply. */
+    thread_participants: z.array(UserId).optional(),
+    /** Thread parents: when the latest live reply was sent. */
+    last_reply_at: IsoDate.nullable().optional(),
+    /** Present (non-null) when reply_to_id is set. */
+    quoted_message: QuotedMessage.nullable().optional(),
+    /** The text used @channel (every member is mentioned); only owners, moderators and admins may. */
+    mentioned_channel: z.boolean().optional(),
+    /** The text used @here (members are mentioned; clients may narrow it to who is online). */
+    mentioned_here: z.boolean().optional(),
+    /** Reactions per type. */
+    reaction_counts: z.record(z.string(), z.number().int()).optional(),
+    /** Sum of scores per type (equals the count unless scores above 1 were given). */
+    reaction_scores: z.record(z.string(), z.number().int()).optional(),
+    /** The viewer's own reactions. Always empty in events (they go to everyone); see reaction.* events. */
+    own_reactions: z.array(Reaction).optional(),
+    /** The latest reactions, newest first, at most LATEST_REACTIONS_LIMIT. */
+    latest_reactions: z.array(Reaction).optional(),
+    /** Pinned in its channel (a pin whose pin_expires_at has passed is not pinned). */
+    pinned: z.boolean().optional(),
+    pinned_at: IsoDate.nullable().optional(),
+    pinned_by: UserId.nullable().optional(),
+    pin_expires_at: IsoDate.nullable().optional(),
+    /** The poll sent with this message (see POST /polls), with its results. */
+    poll_id: z.string().nullable().optional(),
+    poll: Poll.nullable().optional(),
+  })
+  .meta({ id: 'Message' });
 export type Message = z.infer<typeof Message>;
 
 export const SendMessageBody = z

@@ -35,40 +35,42 @@ export const PollVote = z.object({
 });
 export type PollVote = z.infer<typeof PollVote>;
 
-export const Poll = z.object({
-  id: z.string(),
-  /** The question. */
-  name: z.string(),
-  description: z.string().nullable(),
-  voting_visibility: PollVotingVisibility,
-  /** One vote per user: a new vote replaces the previous one (poll.vote_changed). */
-  enforce_unique_vote: z.boolean(),
-  /** Most option votes one user may cast (null = one per option); ignored with enforce_unique_vote. */
-  max_votes_allowed: z.number().int().nullable(),
-  allow_user_suggested_options: z.boolean(),
-  allow_answers: z.boolean(),
-  is_closed: z.boolean(),
-  options: z.array(PollOption),
-  /** Option votes (answers not counted). */
-  vote_count: z.number().int(),
-  answers_count: z.number().int(),
-  /** Votes per option id (options without votes are left out). */
-  vote_counts_by_option: z.record(z.string(), z.number().int()),
-  /** Newest first, at most LATEST_POLL_VOTES_LIMIT per option; empty in anonymous polls. */
-  latest_votes_by_option: z.record(z.string(), z.array(PollVote)),
-  /** Newest first, at most LATEST_POLL_VOTES_LIMIT (user_id null in anonymous polls). */
-  latest_answers: z.array(PollVote),
-  /** The viewer's own votes and answer. Always empty in events (they go to everyone). */
-  own_votes: z.array(PollVote),
-  created_by_id: UserId,
-  /** The message the poll was sent with (null until it is sent). */
-  message_id: z.string().nullable(),
-  cid: Cid.nullable(),
-  custom: CustomData,
-  closed_at: IsoDate.nullable(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-}).meta({ id: 'Poll' });
+export const Poll = z
+  .object({
+    id: z.string(),
+    /** The question. */
+    name: z.string(),
+    description: z.string().nullable(),
+    voting_visibility: PollVotingVisibility,
+    /** One vote per user: a new vote replaces the previous one (poll.vote_changed). */
+    enforce_unique_vote: z.boolean(),
+    /** Most option votes one user may cast (null = one per option); ignored with enforce_unique_vote. */
+    max_votes_allowed: z.number().int().nullable(),
+    allow_user_suggested_options: z.boolean(),
+    allow_answers: z.boolean(),
+    is_closed: z.boolean(),
+    options: z.array(PollOption),
+    /** Option votes (answers not counted). */
+    vote_count: z.number().int(),
+    answers_count: z.number().int(),
+    /** Votes per option id (options without votes are left out). */
+    vote_counts_by_option: z.record(z.string(), z.number().int()),
+    /** Newest first, at most LATEST_POLL_VOTES_LIMIT per option; empty in anonymous polls. */
+    latest_votes_by_option: z.record(z.string(), z.array(PollVote)),
+    /** Newest first, at most LATEST_POLL_VOTES_LIMIT (user_id null in anonymous polls). */
+    latest_answers: z.array(PollVote),
+    /** The viewer's own votes and answer. Always empty in events (they go to everyone). */
+    own_votes: z.array(PollVote),
+    created_by_id: UserId,
+    /** The message the poll was sent with (null until it is sent). */
+    message_id: z.string().nullable(),
+    cid: Cid.nullable(),
+    custom: CustomData,
+    closed_at: IsoDate.nullable(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .meta({ id: 'Poll' });
 export type Poll = z.infer<typeof Poll>;
 
 const OptionText = z.string().trim().min(1).max(500);

@@ -4,23 +4,25 @@ import { CustomData, IsoDate, UserId } from './common.js';
 export const UserRole = z.enum(['user', 'admin', 'moderator', 'guest']);
 export type UserRole = z.infer<typeof UserRole>;
 
-export const User = z.object({
-  id: UserId,
-  name: z.string().nullable(),
-  image: z.string().nullable(),
-  role: UserRole,
-  custom: CustomData,
-  banned: z.boolean(),
-  /** Appears offline to others: no presence events, not listed in channel presence. */
-  invisible: z.boolean(),
-  ban_expires_at: IsoDate.nullable(),
-  ban_reason: z.string().nullable(),
-  deleted_at: IsoDate.nullable(),
-  last_active_at: IsoDate.nullable(),
-  tokens_revoked_at: IsoDate.nullable(),
-  created_at: IsoDate,
-  updated_at: IsoDate,
-}).meta({ id: 'User' });
+export const User = z
+  .object({
+    id: UserId,
+    name: z.string().nullable(),
+    image: z.string().nullable(),
+    role: UserRole,
+    custom: CustomData,
+    banned: z.boolean(),
+    /** Appears offline to others: no presence events, not listed in channel presence. */
+    invisible: z.boolean(),
+    ban_expires_at: IsoDate.nullable(),
+    ban_reason: z.string().nullable(),
+    deleted_at: IsoDate.nullable(),
+    last_active_at: IsoDate.nullable(),
+    tokens_revoked_at: IsoDate.nullable(),
+    created_at: IsoDate,
+    updated_at: IsoDate,
+  })
+  .meta({ id: 'User' });
 export type User = z.infer<typeof User>;
 
 /** Fields a client may write. Role and ban fields are honoured only for server-side calls. */
