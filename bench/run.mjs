@@ -244,7 +244,8 @@ function runJob(job, serverPids, timeoutMs) {
       if (msg.ok) finish(resolve, { result: msg.result });
       else finish(reject, new Error(`${job.scenario} on ${job.target.kind} failed:\n${msg.error}`));
     });
-    child.once('exit', (code) => finish(reject, new Error(`load generator exited with ${code}`)));
+    // 'close', not 'exit': 'exit' can fire before the child's last IPC message (its result) is read.
+    child.once('close', (code) => finish(reject, new Error(`load generator exited with ${code}`)));
     child.send({ ...job, serverPids });
   });
 }
