@@ -1,7 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestApp, type TestServer } from '../test-support/harness.js';
-import { eventually, type Frame, RawClient } from '../test-support/realtime-clients.js';
+import { eventually, type Frame, listenForGateway, RawClient } from '../test-support/realtime-clients.js';
 
 /**
  * The gateway at the protocol level: a plain `ws` client sends JSON lines and checks the exact
@@ -25,8 +25,7 @@ const open: RawClient[] = [];
 
 beforeAll(async () => {
   server = await createTestServer({}, { gateway: GATEWAY });
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  base = `${address.replace('http', 'ws')}/connection/websocket`;
+  base = await listenForGateway(server);
   app = await server.createApp();
   url = `${base}?api_key=${app.apiKey}`;
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }, { id: 'eve' }] });

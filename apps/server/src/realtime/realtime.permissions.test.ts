@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServer, type TestApp, type TestServer } from '../test-support/harness.js';
 import {
   connectCentrifuge,
+  listenForGateway,
   nextPublication,
   RawClient,
   subscribed,
@@ -26,8 +27,7 @@ const USERS = ['alice', 'bob', 'carol', 'dave', 'frank', 'gina'];
 
 beforeAll(async () => {
   server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-  base = `${address.replace('http', 'ws')}/connection/websocket`;
+  base = await listenForGateway(server);
   app = await server.createApp();
   other = await server.createApp();
   url = `${base}?api_key=${app.apiKey}`;

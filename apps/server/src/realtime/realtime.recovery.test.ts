@@ -5,6 +5,7 @@ import { createTestServer, type TestApp, type TestServer } from '../test-support
 import {
   connectCentrifuge,
   eventually,
+  listenForGateway,
   nextPublication,
   subscribed,
 } from '../test-support/realtime-clients.js';
@@ -39,9 +40,8 @@ class GatedWebSocket extends WebSocket {
 
 beforeAll(async () => {
   server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
   app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+  url = await listenForGateway(server, app.apiKey);
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }] });
   for (const id of ['stream', 'since', 'lost']) {
     const res = await app.server.post('/channels', {

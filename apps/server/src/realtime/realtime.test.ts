@@ -2,6 +2,7 @@ import { Centrifuge, type PublicationContext, type Subscription } from 'centrifu
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createTestServer, type TestApp, type TestServer } from '../test-support/harness.js';
+import { listenForGateway } from '../test-support/realtime-clients.js';
 
 let server: TestServer;
 let app: TestApp;
@@ -10,9 +11,8 @@ const clients: Centrifuge[] = [];
 
 beforeAll(async () => {
   server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
   app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+  url = await listenForGateway(server, app.apiKey);
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }, { id: 'eve' }] });
   await app.server.post('/channels', {
     type: 'messaging',

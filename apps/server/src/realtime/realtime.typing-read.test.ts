@@ -4,6 +4,7 @@ import { createTestServer, type TestApp, type TestServer } from '../test-support
 import {
   connectCentrifuge,
   eventually,
+  listenForGateway,
   nextPublication,
   type RawClient,
   subscribed,
@@ -29,9 +30,8 @@ const CHANNELS = ['typing1', 'typing2', 'typing3', 'reads-rpc', 'reads-rest', 'r
 
 beforeAll(async () => {
   server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
   app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+  url = await listenForGateway(server, app.apiKey);
   await app.server.post('/users', { users: [{ id: 'alice' }, { id: 'bob' }] });
   for (const id of CHANNELS) {
     const res = await app.server.post('/channels', {

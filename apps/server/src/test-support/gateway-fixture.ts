@@ -1,7 +1,7 @@
 import type { Centrifuge, PublicationContext } from 'centrifuge';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { createTestServer, type TestApp, type TestServer } from './harness.js';
-import { connectCentrifuge, subscribed } from './realtime-clients.js';
+import { connectCentrifuge, listenForGateway, subscribed } from './realtime-clients.js';
 
 /**
  * Test support for realtime tests: a server listening on 127.0.0.1 with one app, set up by
@@ -34,9 +34,8 @@ export function useGatewayFixture(setUp: (app: TestApp) => Promise<void>): Gatew
 
   beforeAll(async () => {
     fixture.server = await createTestServer();
-    const address = await fixture.server.parley.http.listen({ port: 0, host: '127.0.0.1' });
     fixture.app = await fixture.server.createApp();
-    fixture.url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${fixture.app.apiKey}`;
+    fixture.url = await listenForGateway(fixture.server, fixture.app.apiKey);
     await setUp(fixture.app);
   });
   afterEach(() => {

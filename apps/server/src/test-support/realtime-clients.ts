@@ -1,5 +1,6 @@
 import { Centrifuge, type Options, type PublicationContext, type Subscription } from 'centrifuge';
 import WebSocket from 'ws';
+import type { TestServer } from './harness.js';
 
 /**
  * Test clients for the realtime gateway: a raw `ws` client speaking the JSON protocol line by
@@ -205,4 +206,14 @@ export async function eventually(condition: () => boolean | Promise<boolean>, ti
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Makes a test server listen on a free loopback port and returns its gateway's WebSocket URL,
+ * with `?api_key=` of `apiKey` when given (realtime tests connect real clients to it).
+ */
+export async function listenForGateway(server: TestServer, apiKey?: string) {
+  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
+  const base = `${address.replace('http', 'ws')}/connection/websocket`;
+  return apiKey ? `${base}?api_key=${apiKey}` : base;
 }

@@ -9,6 +9,7 @@ import {
   type TestApp,
   type TestServer,
 } from '../../test-support/harness.js';
+import { listenForGateway } from '../../test-support/realtime-clients.js';
 import { MAX_MENTIONS, parseMentions } from './mentions.js';
 import { userMessagesRepository } from './user-messages.repository.js';
 
@@ -86,9 +87,8 @@ const mentionsOf = async (client: ApiClient, query = '') => {
 
 beforeAll(async () => {
   server = await createTestServer();
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
   app = await server.createApp();
-  url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+  url = await listenForGateway(server, app.apiKey);
   server.parley.bus.subscribe((e) => {
     if (e.app_id === app.id) seen.push(e);
   });

@@ -10,7 +10,7 @@ import {
   type TestApp,
   type TestServer,
 } from '../../test-support/harness.js';
-import { RawClient } from '../../test-support/realtime-clients.js';
+import { listenForGateway, RawClient } from '../../test-support/realtime-clients.js';
 import { APP_POLICY_ACTIONS, type AppAction, canApp } from '../channels/channels.policy.js';
 import { applyBlocklists } from './blocklists.js';
 
@@ -950,8 +950,7 @@ describe('audit log', () => {
 
 describe('realtime and channel bans', () => {
   it('a channel-banned non-member cannot watch a public channel live', async () => {
-    const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
-    const url = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+    const url = await listenForGateway(server, app.apiKey);
     status(await app.server.post('/channels', { type: 'livestream', id: 'stage', created_by: 'own' }), 201);
     status(await c.own!.post('/moderation/ban', { target_id: 'alice', cid: 'livestream:stage' }), 200);
     const subscribe = async (userId: string) => {

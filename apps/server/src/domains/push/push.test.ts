@@ -10,6 +10,7 @@ import {
   startWebPushService,
   type WebPushService,
 } from '../../test-support/push-receivers.js';
+import { listenForGateway } from '../../test-support/realtime-clients.js';
 import { eventually } from '../../test-support/webhook-receiver.js';
 import { pushRepository } from './push.repository.js';
 
@@ -59,9 +60,8 @@ beforeAll(async () => {
     PUSH_BUNDLE_WINDOW_MS: String(WINDOW_MS),
     JOBS_POLL_INTERVAL_MS: '500',
   });
-  const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
   app = await server.createApp();
-  wsUrl = `${address.replace('http', 'ws')}/connection/websocket?api_key=${app.apiKey}`;
+  wsUrl = await listenForGateway(server, app.apiKey);
 });
 
 afterAll(async () => {
