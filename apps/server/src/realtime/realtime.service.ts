@@ -5,7 +5,7 @@ import { usersRepository } from '../domains/users/users.repository.js';
 import { isBanned } from '../domains/users/users.service.js';
 import type { RequestContext } from '../platform/context.js';
 import type { Db } from '../platform/db.js';
-import type { AppRow } from '../platform/db.types.js';
+import type { AppRow, UserRow } from '../platform/db.types.js';
 import { AppError } from '../platform/errors.js';
 import type { EventBus } from '../platform/events.js';
 import type { Logger } from '../platform/logger.js';
@@ -33,6 +33,20 @@ const TYPING_THROTTLE_MS = 2_000;
 const TYPING_EXPIRY_MS = 6_000;
 /** A user's online/offline change is announced to at most this many of their channels. */
 const PRESENCE_FANOUT_LIMIT = 500;
+/**
+ * How long a session reuses the user row it read instead of reading it again for a subscribe or
+ * an rpc. A client sends its connect and its subscribes together, so one read serves them all;
+ * bans and deletions do not wait for it: they close or unsubscribe sessions through their events.
+ */
+const SESSION_USER_REUSE_MS = 2_000;
+
+/** What a realtime session carries (SessionView.state): its app and the last read of its user. */
+interface SessionState {
+  app: AppRow;
+  user: UserRow;
+  userReadAt: number;
+}
+const stateOf = (session: SessionView) => session.state as SessionState;
 
 type ControlMessage =
   | { kind: 'disconnect'; appId: string; userId: string; disconnect: Disconnect }
@@ -114,15 +128,19 @@ export class RealtimeService {
     } catch {
       throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
     }
-    const { userId, expiresAt } = await this.verify(app, request.token);
-    return { appId: app.id, userId, state: app, ...(expiresAt ? { expiresAt } : {}) };
+    const { user, expiresAt } = await this.verify(app, request.token);
+    const state: SessionState = { app, user, userReadAt: Date.now() };
+    return { appId: app.id, userId: user.id, state, ...(expiresAt ? { expiresAt } : {}) };
   }
 
   private async refresh(session: SessionView, token: string | undefined): Promise<{ expiresAt?: number }> {
     if (!token) throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
     try {
-      const { userId, expiresAt } = await this.verify(session.state as AppRow, token);
-      if (userId !== session.userId) throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      const state = stateOf(session);
+      const { user, expiresAt } = await this.verify(state.app, token);
+      if (user.id !== session.userId) throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
+      state.user = user;
+      state.userReadAt = Date.now();
       return expiresAt ? { expiresAt } : {};
     } catch (error) {
       if (error instanceof GatewayError && error.error?.code === ErrorCode.TOKEN_EXPIRED) {
@@ -133,14 +151,14 @@ export class RealtimeService {
   }
 
   /** Same token rules as REST (auth.service): HS256 with the app secret, revocation, deletion. */
-  private async verify(app: AppRow, token: string): Promise<{ userId: string; expiresAt?: number }> {
+  private async verify(app: AppRow, token: string): Promise<{ user: UserRow; expiresAt?: number }> {
     try {
       const actor = await this.services.auth.actorFromToken(app, token);
       if (actor.kind !== 'user') throw GatewayError.close(DisconnectCode.INVALID_TOKEN);
       // Consistent with the 4501 kick on ban: a banned user cannot open a realtime session.
       if (isBanned(actor.user)) throw GatewayError.close(DisconnectCode.BANNED);
       const { exp } = decodeJwt(token);
-      return { userId: actor.user.id, ...(exp ? { expiresAt: exp * 1000 } : {}) };
+      return { user: actor.user, ...(exp ? { expiresAt: exp * 1000 } : {}) };
     } catch (error) {
       if (error instanceof GatewayError) throw error;
       if (error instanceof AppError) {
@@ -154,12 +172,12 @@ export class RealtimeService {
   }
 
   private async subscribe(session: SessionView, channel: string): Promise<SubscribeGrant> {
-    const ctx = await this.contextOf(session);
     if (channel.startsWith('chat:user:')) {
       if (channel !== userTopic(session.userId))
         throw GatewayError.reply(ErrorCode.PERMISSION_DENIED, 'permission denied');
       return { presence: false };
     }
+    const ctx = await this.contextOf(session);
     if (!channel.startsWith('chat:channel:'))
       throw GatewayError.reply(ErrorCode.UNKNOWN_CHANNEL, 'unknown channel');
     const cid = channel.slice('chat:channel:'.length);
@@ -219,10 +237,14 @@ export class RealtimeService {
   }
 
   private async contextOf(session: SessionView): Promise<RequestContext> {
-    const app = session.state as AppRow;
-    const user = await usersRepository.find(this.db, app.id, session.userId);
-    if (!user || user.deleted_at) throw GatewayError.close(DisconnectCode.USER_DELETED);
-    return { app, actor: { kind: 'user', user } };
+    const state = stateOf(session);
+    if (Date.now() - state.userReadAt >= SESSION_USER_REUSE_MS) {
+      const user = await usersRepository.find(this.db, state.app.id, session.userId);
+      if (!user || user.deleted_at) throw GatewayError.close(DisconnectCode.USER_DELETED);
+      state.user = user;
+      state.userReadAt = Date.now();
+    }
+    return { app: state.app, actor: { kind: 'user', user: state.user } };
   }
 
   // ---- typing ----
@@ -279,14 +301,14 @@ export class RealtimeService {
   // ---- presence ----
 
   private async onConnected(session: SessionView) {
-    this.sessions.set(session.id, { app: session.state as AppRow, view: session });
-    const user = await usersRepository.find(this.db, session.appId, session.userId);
-    this.invisible.set(`${session.appId}/${session.userId}`, user?.invisible === true);
-    if (user?.invisible) return;
+    const { app, user } = stateOf(session);
+    this.sessions.set(session.id, { app, view: session });
+    this.invisible.set(`${session.appId}/${session.userId}`, user.invisible === true);
+    if (user.invisible) return;
     const key = presenceKey(session.appId, session.userId);
     await this.broker.addPresence(key, session.id, { user: session.userId, client: session.id });
     const stats = await this.broker.presenceStats(key);
-    if (stats.numClients === 1) await this.announcePresence(session.appId, session.userId, true);
+    if (stats.numClients === 1) await this.announcePresence(session.appId, session.userId, true, user);
   }
 
   private async onDisconnected(session: SessionView) {
@@ -308,8 +330,8 @@ export class RealtimeService {
   }
 
   /** Tells every channel the user belongs to that they came online or went offline. */
-  private async announcePresence(appId: string, userId: string, online: boolean) {
-    const user = await usersRepository.find(this.db, appId, userId);
+  private async announcePresence(appId: string, userId: string, online: boolean, known?: UserRow) {
+    const user = known ?? (await usersRepository.find(this.db, appId, userId));
     if (!user) return;
     const memberships = await this.db
       .selectFrom('members')
@@ -332,6 +354,9 @@ export class RealtimeService {
 
   /** A user who turns invisible goes offline for everyone at once, and back online when visible again. */
   private async onUserUpdated(appId: string, userId: string, invisible: boolean) {
+    // The user's sessions here read the changed row on their next subscribe or rpc.
+    for (const { view } of this.sessions.values())
+      if (view.appId === appId && view.userId === userId) stateOf(view).userReadAt = 0;
     const userKey = `${appId}/${userId}`;
     const before = this.invisible.get(userKey);
     if (before === undefined || before === invisible) return;

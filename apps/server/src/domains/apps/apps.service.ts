@@ -5,6 +5,7 @@ import { isUniqueViolation } from '../../platform/db.js';
 import type { AppRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
 import { constantTimeEqual, randomToken, sha256, uuidv7 } from '../../platform/ids.js';
+import { ShortCache } from '../../platform/short-cache.js';
 import { channelTypesRepository } from '../channel-types/channel-types.repository.js';
 import { appsRepository } from './apps.repository.js';
 
@@ -35,11 +36,9 @@ export interface CreateAppInput {
   limits?: Partial<AppLimits>;
 }
 
-/** How long a resolved api key is trusted before it is read again (rotation reaches other processes). */
-const API_KEY_CACHE_MS = 5_000;
-
 export class AppsService {
-  private readonly byApiKey = new Map<string, { row: AppRow; at: number }>();
+  /** Resolved api keys: trusted for SHORT_CACHE_MS, so a rotation reaches other processes within it. */
+  private readonly byApiKey = new ShortCache<AppRow>();
 
   constructor(
     private readonly db: Db,
@@ -130,12 +129,11 @@ export class AppsService {
 
   /** Resolves an api key to its app, with a short cache: this runs on every request. */
   async resolveApiKey(apiKey: string): Promise<AppRow> {
-    const cached = this.byApiKey.get(apiKey);
-    if (cached && Date.now() - cached.at < API_KEY_CACHE_MS) return cached.row;
-    const row = await appsRepository.findByApiKey(this.db, apiKey);
-    if (!row) throw new AppError('AUTH_API_KEY_INVALID');
-    this.byApiKey.set(apiKey, { row, at: Date.now() });
-    return row;
+    return this.byApiKey.get(apiKey, async () => {
+      const row = await appsRepository.findByApiKey(this.db, apiKey);
+      if (!row) throw new AppError('AUTH_API_KEY_INVALID');
+      return row;
+    });
   }
 
   /** The HMAC keys a token or raw secret may match: the current one and, during a rotation's grace, the previous. */

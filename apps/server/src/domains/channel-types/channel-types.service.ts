@@ -4,6 +4,7 @@ import type { Db, Executor } from '../../platform/db.js';
 import { isUniqueViolation } from '../../platform/db.js';
 import type { ChannelTypeRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
+import { ShortCache } from '../../platform/short-cache.js';
 import { channelTypesRepository } from './channel-types.repository.js';
 
 export function toChannelTypeDto(row: ChannelTypeRow): ChannelType {
@@ -15,14 +16,9 @@ export function toChannelTypeDto(row: ChannelTypeRow): ChannelType {
   };
 }
 
-/**
- * How long another process may go on using a channel type config it read (a change made through
- * this process is seen here at once). Every send and subscribe needs one.
- */
-const CONFIG_CACHE_MS = 5_000;
-
 export class ChannelTypesService {
-  private readonly configs = new Map<string, { config: ChannelTypeConfig; at: number }>();
+  /** Parsed configs by app and type: every send and subscribe needs one (ADR 0015). */
+  private readonly configs = new ShortCache<ChannelTypeConfig>();
 
   constructor(private readonly db: Db) {}
 
@@ -37,11 +33,9 @@ export class ChannelTypesService {
   /** The config that governs a channel of this type (used on every send and read). */
   async config(db: Executor, appId: string, name: string): Promise<ChannelTypeConfig> {
     const key = `${appId}/${name}`;
-    const cached = this.configs.get(key);
-    if (cached && Date.now() - cached.at < CONFIG_CACHE_MS) return cached.config;
-    const config = ChannelTypeConfig.parse((await this.getRow(db, appId, name)).config);
-    this.configs.set(key, { config, at: Date.now() });
-    return config;
+    return this.configs.get(key, async () =>
+      ChannelTypeConfig.parse((await this.getRow(db, appId, name)).config),
+    );
   }
 
   async create(ctx: RequestContext, name: string, config: Partial<ChannelTypeConfig>): Promise<ChannelType> {
@@ -65,9 +59,9 @@ export class ChannelTypesService {
 
   async delete(ctx: RequestContext, name: string): Promise<void> {
     await this.getRow(this.db, ctx.app.id, name);
-    this.configs.delete(`${ctx.app.id}/${name}`);
     try {
       await channelTypesRepository.delete(this.db, ctx.app.id, name);
+      this.configs.delete(`${ctx.app.id}/${name}`);
     } catch (error) {
       // The channels → channel_types foreign key is ON DELETE RESTRICT: 23001 (23503 for NO ACTION).
       const code = (error as { code?: string }).code;

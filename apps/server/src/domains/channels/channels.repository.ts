@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
-import type { ChannelRow } from '../../platform/db.types.js';
+import type { ChannelRow, MemberRow } from '../../platform/db.types.js';
 
 export interface NewChannel {
   cid: string;
@@ -21,6 +21,90 @@ export interface ChannelPatch {
   custom?: Record<string, unknown>;
   frozen?: boolean;
   slow_mode_seconds?: number | null;
+}
+
+/** What `claimSeqForSend` returns: the channel after the seq was taken, the sender's membership, the seq. */
+export interface ClaimedSeq {
+  channel: ChannelRow;
+  membership: MemberRow | undefined;
+  last_seq: number;
+  created_at: Date;
+}
+
+/** A channel row joined with one member's columns, prefixed `m_` (null when not a member). */
+type ChannelWithMemberRow = ChannelRow & {
+  m_user_id: string | null;
+  m_role: string;
+  m_invited: boolean;
+  m_invite_accepted_at: Date | null;
+  m_invite_rejected_at: Date | null;
+  m_last_read_seq: number;
+  m_last_read_at: Date | null;
+  m_hidden: boolean;
+  m_cleared_seq: number;
+  m_last_delivered_seq: number;
+  m_last_delivered_at: Date | null;
+  m_created_at: Date;
+  m_updated_at: Date;
+  m_banned: boolean;
+};
+
+/**
+ * The member columns of a `members m` join, prefixed, with the channel ban computed from `bans`
+ * like every member read (members.repository.ts: the stored members.banned is not read).
+ */
+const membershipColumns = (appId: string, cid: string) => sql`
+  m.user_id as m_user_id, m.role as m_role, m.invited as m_invited,
+  m.invite_accepted_at as m_invite_accepted_at, m.invite_rejected_at as m_invite_rejected_at,
+  m.last_read_seq as m_last_read_seq, m.last_read_at as m_last_read_at, m.hidden as m_hidden,
+  m.cleared_seq as m_cleared_seq, m.last_delivered_seq as m_last_delivered_seq,
+  m.last_delivered_at as m_last_delivered_at, m.created_at as m_created_at, m.updated_at as m_updated_at,
+  exists (select 1 from bans b where b.app_id = ${appId} and b.cid = ${cid} and b.user_id = m.user_id
+    and (b.expires_at is null or b.expires_at > now())) as m_banned`;
+
+function splitMembership(row: ChannelWithMemberRow): {
+  channel: ChannelRow;
+  membership: MemberRow | undefined;
+} {
+  const {
+    m_user_id,
+    m_role,
+    m_invited,
+    m_invite_accepted_at,
+    m_invite_rejected_at,
+    m_last_read_seq,
+    m_last_read_at,
+    m_hidden,
+    m_cleared_seq,
+    m_last_delivered_seq,
+    m_last_delivered_at,
+    m_created_at,
+    m_updated_at,
+    m_banned,
+    ...channel
+  } = row;
+  const membership: MemberRow | undefined =
+    m_user_id === null
+      ? undefined
+      : {
+          app_id: channel.app_id,
+          cid: channel.cid,
+          user_id: m_user_id,
+          role: m_role,
+          invited: m_invited,
+          invite_accepted_at: m_invite_accepted_at,
+          invite_rejected_at: m_invite_rejected_at,
+          banned: m_banned,
+          last_read_seq: m_last_read_seq,
+          last_read_at: m_last_read_at,
+          hidden: m_hidden,
+          cleared_seq: m_cleared_seq,
+          last_delivered_seq: m_last_delivered_seq,
+          last_delivered_at: m_last_delivered_at,
+          created_at: m_created_at,
+          updated_at: m_updated_at,
+        };
+  return { channel, membership };
 }
 
 export const channelsRepository = {
@@ -85,26 +169,66 @@ export const channelsRepository = {
    * truncation, so "created after truncated_at" is exactly "sent after the truncate".
    */
   /**
-   * Takes the channel's next seq (the row lock serialises sends, ADR 0003) and the message's
-   * created_at: `at`, but never before the last message nor at or before the truncation. A
-   * `shadowed` message (shadow-banned author, ADR 0010) takes a seq and a time but leaves
-   * last_message_at and updated_at alone: nobody else sees it, so the channel must not move up in
-   * other members' channel lists. The returned time is computed from the row either way (one statement).
+   * The send path's one statement before the insert (ADR 0015). It
+   * - takes the channel's next seq (the row lock serialises sends, ADR 0003) and the message's
+   *   created_at: `at`, but never before the last message nor at or before the truncation;
+   * - makes the channel visible again for every member who hid it;
+   * - returns the channel row (after the update) with the sender's membership and channel ban.
+   * A `shadowed` message (shadow-banned author, ADR 0010) takes a seq and a time but leaves
+   * last_message_at and updated_at alone and unhides the channel for its author only: nobody else
+   * sees it, so the channel must not move up in other members' lists.
+   * Undefined when the channel does not exist. Callers check the sender's rights on the result and
+   * roll the transaction back when they are missing, which undoes the seq and the unhide.
    */
-  nextSeq(db: Executor, appId: string, cid: string, at: Date, opts: { shadowed?: boolean } = {}) {
-    const stamp = sql<Date>`greatest(${at}::timestamptz, last_message_at, truncated_at + interval '1 millisecond')`;
-    return db
-      .updateTable('channels')
-      .set((eb) =>
-        opts.shadowed
-          ? { last_seq: eb('last_seq', '+', 1) }
-          : { last_seq: eb('last_seq', '+', 1), last_message_at: stamp, updated_at: stamp },
+  async claimSeqForSend(
+    db: Executor,
+    appId: string,
+    cid: string,
+    userId: string | undefined,
+    at: Date,
+    opts: { shadowed: boolean },
+  ): Promise<ClaimedSeq | undefined> {
+    const stamp = sql`greatest(${at}::timestamptz, last_message_at, truncated_at + interval '1 millisecond')`;
+    const setLastMessage = opts.shadowed ? sql`` : sql`, last_message_at = ${stamp}, updated_at = ${stamp}`;
+    const unhideOnly = opts.shadowed ? sql`and user_id = ${userId ?? null}` : sql``;
+    const result = await sql<ChannelWithMemberRow & { seq_created_at: Date | string }>`
+      with ch as (
+        update channels set last_seq = last_seq + 1 ${setLastMessage}
+        where app_id = ${appId} and cid = ${cid}
+        returning *, ${stamp} as seq_created_at
+      ), unhidden as (
+        update members set hidden = false
+        where app_id = ${appId} and cid = ${cid} and hidden ${unhideOnly} and exists (select 1 from ch)
       )
-      .where('app_id', '=', appId)
-      .where('cid', '=', cid)
-      .returning(['last_seq', stamp.as('created_at')])
-      .executeTakeFirstOrThrow()
-      .then((row) => ({ last_seq: row.last_seq, created_at: new Date(row.created_at) }));
+      select ch.*, ${membershipColumns(appId, cid)}
+      from ch left join members m on m.app_id = ${appId} and m.cid = ${cid} and m.user_id = ${userId ?? null}
+    `.execute(db);
+    const row = result.rows[0];
+    if (!row) return undefined;
+    const { seq_created_at, ...rest } = row;
+    const { channel, membership } = splitMembership(rest);
+    return { channel, membership, last_seq: channel.last_seq, created_at: new Date(seq_created_at) };
+  },
+
+  /**
+   * The channel with `userId`'s membership and channel ban in one round trip (every
+   * channel-scoped request starts here: ChannelsService.access). Undefined when the channel does
+   * not exist; `membership` undefined when the user is not a member or no user is given.
+   */
+  async findWithMembership(
+    db: Executor,
+    appId: string,
+    cid: string,
+    userId: string | undefined,
+  ): Promise<{ channel: ChannelRow; membership: MemberRow | undefined } | undefined> {
+    const result = await sql<ChannelWithMemberRow>`
+      select c.*, ${membershipColumns(appId, cid)}
+      from channels c
+      left join members m on m.app_id = c.app_id and m.cid = c.cid and m.user_id = ${userId ?? null}
+      where c.app_id = ${appId} and c.cid = ${cid}
+    `.execute(db);
+    const row = result.rows[0];
+    return row ? splitMembership(row) : undefined;
   },
 
   /**

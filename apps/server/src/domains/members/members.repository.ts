@@ -126,21 +126,6 @@ export const membersRepository = {
     return row && withBan(row);
   },
 
-  /**
-   * A new message makes a hidden channel visible again for every member who hid it; a shadowed
-   * one (`onlyUserId`: its author) only for its author, as nobody else sees it.
-   */
-  async unhideAll(db: Executor, appId: string, cid: string, onlyUserId?: string) {
-    let q = db
-      .updateTable('members')
-      .set({ hidden: false })
-      .where('app_id', '=', appId)
-      .where('cid', '=', cid)
-      .where('hidden', '=', true);
-    if (onlyUserId !== undefined) q = q.where('user_id', '=', onlyUserId);
-    await q.execute();
-  },
-
   deleteMany(db: Executor, appId: string, cid: string, userIds: string[]) {
     return db
       .deleteFrom('members')

@@ -14,9 +14,7 @@ import { type EventBus, inTransaction, type PendingEvents } from '../../platform
 import { uuidv7 } from '../../platform/ids.js';
 import { checkCustomSize } from '../../platform/limits.js';
 import { authorize, can } from '../channels/channels.policy.js';
-import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelAccess, type ChannelsService, subjectOf } from '../channels/channels.service.js';
-import { membersRepository } from '../members/members.repository.js';
 import { flagFromBlocklists, screenText } from '../moderation/blocklists.js';
 import { moderationRepository } from '../moderation/moderation.repository.js';
 import { attachPoll, preparePollForSending } from '../polls/polls.service.js';
@@ -85,20 +83,12 @@ export class MessagesService {
   ): Promise<{ message: Message; created: boolean }> {
     const userId = actingUserId(ctx, body.user_id);
     if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
-    if (body.client_msg_id) {
-      const existing = await messagesRepository.findByClientId(
-        this.db,
-        ctx.app.id,
-        cid,
-        userId,
-        body.client_msg_id,
-      );
-      if (existing) {
-        await this.channels.access(this.db, ctx, cid, 'read', userId);
-        return { message: await enrichOne(this.db, ctx.app.id, existing, userId), created: false };
-      }
-    }
     if (this.beforeSend && BeforeSendHookService.hookOf(ctx)) {
+      // A repeat must not call the app's hook again, so with a hook the lookup comes first.
+      const repeat = body.client_msg_id
+        ? await this.previousSend(ctx, cid, userId, body.client_msg_id)
+        : undefined;
+      if (repeat) return repeat;
       // The app's hook sees only messages the sender may send; it runs outside the transaction
       // (no lock is held while the endpoint answers), and its rewrite goes through every check below.
       await this.channels.access(this.db, ctx, cid, 'send', userId);
@@ -107,7 +97,15 @@ export class MessagesService {
     }
     try {
       const message = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
-        const access = await this.channels.access(tx, ctx, cid, 'send', userId);
+        const shadowed = await this.isShadowBanned(tx, ctx, userId);
+        const {
+          access,
+          seq,
+          created_at: now,
+        } = await this.channels.accessForSend(tx, ctx, cid, userId, {
+          shadowed,
+          at: new Date(),
+        });
         const { parent, quoted } = await this.checkSendRules(tx, ctx, access, userId, body);
         const poll = body.poll_id
           ? await preparePollForSending(tx, ctx, access, userId, body.poll_id)
@@ -116,7 +114,6 @@ export class MessagesService {
         // a shadow-banned author's message is visible to them alone (no mentions, no thread counts).
         if (access.channel.distinct_key !== null) await this.refuseIfBlocked(tx, ctx.app.id, cid, userId);
         const screened = await screenText(tx, ctx.app, access.config, body.text);
-        const shadowed = await this.isShadowBanned(tx, ctx, userId);
         const resolved = await this.resolveMentions(
           tx,
           ctx,
@@ -126,12 +123,10 @@ export class MessagesService {
           body.mentioned_user_ids,
         );
         const mentions = shadowed ? { ...resolved, targets: [] } : resolved;
-        const next = await channelsRepository.nextSeq(tx, ctx.app.id, cid, new Date(), { shadowed });
-        const now = next.created_at;
         const inserted = await messagesRepository.insert(tx, ctx.app.id, {
           id: uuidv7(now.getTime()),
           cid,
-          seq: next.last_seq,
+          seq,
           user_id: userId,
           client_msg_id: body.client_msg_id ?? null,
           type: body.parent_id ? 'reply' : 'regular',
@@ -150,7 +145,6 @@ export class MessagesService {
         });
         if (!inserted) throw new DuplicateSend();
         const pollDto = poll ? await attachPoll(tx, ctx.app.id, poll, inserted) : undefined;
-        await membersRepository.unhideAll(tx, ctx.app.id, cid, shadowed ? userId : undefined);
 
         const flags: FlagRow[] = mentions.targets.map((user_id) => ({
           user_id,
@@ -193,16 +187,27 @@ export class MessagesService {
       });
       return { message, created: true };
     } catch (error) {
-      if (!(error instanceof DuplicateSend)) throw error;
-      const existing = await messagesRepository.findByClientId(
-        this.db,
-        ctx.app.id,
-        cid,
-        userId,
-        body.client_msg_id!,
-      );
-      return { message: await enrichOne(this.db, ctx.app.id, existing!, userId), created: false };
+      // A repeat is found only when the send fails (the insert conflicts, or a rule such as slow
+      // mode refuses the copy): the first send never pays for the lookup.
+      const repeatable = error instanceof DuplicateSend || error instanceof AppError;
+      if (!repeatable || !body.client_msg_id) throw error;
+      const repeat = await this.previousSend(ctx, cid, userId, body.client_msg_id);
+      if (repeat) return repeat;
+      throw error;
     }
+  }
+
+  /** The message an earlier send with this client_msg_id created, if the caller may still read it. */
+  private async previousSend(
+    ctx: RequestContext,
+    cid: string,
+    userId: string,
+    clientMsgId: string,
+  ): Promise<{ message: Message; created: false } | undefined> {
+    const existing = await messagesRepository.findByClientId(this.db, ctx.app.id, cid, userId, clientMsgId);
+    if (!existing) return undefined;
+    await this.channels.access(this.db, ctx, cid, 'read', userId);
+    return { message: await enrichOne(this.db, ctx.app.id, existing, userId), created: false };
   }
 
   /** A DM (distinct channel) whose other member blocked the sender is refused. */

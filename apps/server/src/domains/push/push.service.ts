@@ -11,6 +11,7 @@ import { actingUserId, type RequestContext } from '../../platform/context.js';
 import type { Db, Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { uuidv7 } from '../../platform/ids.js';
+import { ShortCache } from '../../platform/short-cache.js';
 import { type DeviceRow, pushRepository } from './push.repository.js';
 
 /** Devices one user may register; registering more is refused (remove old ones first). */
@@ -41,6 +42,8 @@ export function toDeviceDto(row: DeviceRow): Device {
 export class PushService {
   /** Set by the server from its configuration (VAPID key, OneSignal app). */
   client: PushClientConfig = { web_push: null, onesignal: null };
+  /** Whether an app has any push device: every message's transaction asks (ADR 0015). */
+  private readonly appHasDevices = new ShortCache<boolean>();
 
   constructor(
     private readonly db: Db,
@@ -55,7 +58,7 @@ export class PushService {
     const userId = actingUserId(ctx, body.user_id);
     const token = body.provider === 'web_push' ? body.subscription.endpoint : body.token;
     const keys = body.provider === 'web_push' ? body.subscription.keys : undefined;
-    return this.db.transaction().execute(async (tx) => {
+    const device = await this.db.transaction().execute(async (tx) => {
       await this.requireUser(tx, ctx.app.id, userId);
       const existing = await pushRepository.listDevices(tx, ctx.app.id, userId);
       const already = existing.some((d) => d.provider === body.provider && d.token === token);
@@ -77,6 +80,8 @@ export class PushService {
       });
       return toDeviceDto(row);
     });
+    this.appHasDevices.delete(ctx.app.id);
+    return device;
   }
 
   async listDevices(ctx: RequestContext, requestedUserId?: string): Promise<Device[]> {
@@ -86,7 +91,9 @@ export class PushService {
 
   async deleteDevice(ctx: RequestContext, id: string, requestedUserId?: string) {
     const userId = actingUserId(ctx, requestedUserId);
-    if (!(await pushRepository.deleteDevice(this.db, ctx.app.id, userId, id))) {
+    const deleted = await pushRepository.deleteDevice(this.db, ctx.app.id, userId, id);
+    this.appHasDevices.delete(ctx.app.id);
+    if (!deleted) {
       throw new AppError('DEVICE_NOT_FOUND', undefined, { field: 'device_id' });
     }
   }
@@ -150,7 +157,9 @@ export class PushService {
       if (message.type === 'system' || message.type === 'deleted') continue;
       let any = hasDevices.get(event.app_id);
       if (any === undefined) {
-        any = await pushRepository.appHasDevices(tx, event.app_id);
+        any = await this.appHasDevices.get(event.app_id, () =>
+          pushRepository.appHasDevices(tx, event.app_id),
+        );
         hasDevices.set(event.app_id, any);
       }
       if (any) jobs.push({ app_id: event.app_id, message_id: message.id });

@@ -1,4 +1,4 @@
-import type { ColumnType, Generated, Selectable } from 'kysely';
+import { type ColumnType, type Generated, type Selectable, sql } from 'kysely';
 import type { Executor } from '../../platform/db.js';
 
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -165,6 +165,24 @@ export const webhooksRepository = {
       .returning('id')
       .execute();
     return inserted.map((row) => row.id);
+  },
+
+  /**
+   * Inserts outbox deliveries for endpoints that are still active now (the caller's endpoint list
+   * may be a few seconds old: ADR 0015); returns the ids it inserted. Re-checking here keeps a
+   * deleted endpoint from failing the write's transaction on the foreign key.
+   */
+  async insertDeliveriesToActive(db: Executor, rows: NewDelivery[]): Promise<string[]> {
+    if (rows.length === 0) return [];
+    const result = await sql<{ id: string }>`
+      insert into webhook_deliveries (app_id, id, webhook_id, event_id, event_type, body)
+      select r.app_id, r.id, r.webhook_id, r.event_id, r.event_type, r.body
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as r(app_id text, id uuid, webhook_id uuid, event_id uuid, event_type text, body text)
+      join webhook_endpoints e on e.app_id = r.app_id and e.id = r.webhook_id and e.active
+      on conflict (id) do nothing
+      returning id`.execute(db);
+    return result.rows.map((row) => row.id);
   },
 
   findDelivery(db: Executor, appId: string, id: string) {

@@ -13,6 +13,7 @@ import type { RequestContext } from '../../platform/context.js';
 import type { Db, Tx } from '../../platform/db.js';
 import { AppError } from '../../platform/errors.js';
 import { randomToken, uuidv7 } from '../../platform/ids.js';
+import { ShortCache } from '../../platform/short-cache.js';
 import {
   type NewDelivery,
   type WebhookDeliveryRow,
@@ -67,6 +68,9 @@ export function webhookBody(event: ParleyEvent): string {
  * delivery jobs. Every query is scoped by the caller's app.
  */
 export class WebhooksService {
+  /** Active endpoints by app: every write's transaction needs them (ADR 0015). */
+  private readonly endpoints = new ShortCache<{ id: string; events: string[] }[]>();
+
   constructor(
     private readonly db: Db,
     private readonly jobs: JobSystem,
@@ -93,6 +97,7 @@ export class WebhooksService {
       secret,
       active: body.active ?? true,
     });
+    this.endpoints.delete(ctx.app.id);
     return { ...toWebhookDto(row), secret };
   }
 
@@ -110,14 +115,15 @@ export class WebhooksService {
       ...(patch.events ? { events: [...new Set(patch.events)] } : {}),
     });
     if (!row) throw new AppError('WEBHOOK_NOT_FOUND');
+    this.endpoints.delete(ctx.app.id);
     return toWebhookDto(row);
   }
 
   /** Deletes the endpoint and its delivery log; its queued deliveries are dropped by the worker. */
   async delete(ctx: RequestContext, id: string) {
-    if (!(await webhooksRepository.deleteEndpoint(this.db, ctx.app.id, id))) {
-      throw new AppError('WEBHOOK_NOT_FOUND');
-    }
+    const deleted = await webhooksRepository.deleteEndpoint(this.db, ctx.app.id, id);
+    this.endpoints.delete(ctx.app.id);
+    if (!deleted) throw new AppError('WEBHOOK_NOT_FOUND');
   }
 
   async deliveries(
@@ -185,7 +191,7 @@ export class WebhooksService {
   ) {
     const rows: NewDelivery[] = [];
     for (const appId of new Set(events.map((e) => e.app_id))) {
-      const endpoints = await webhooksRepository.activeEndpoints(tx, appId);
+      const endpoints = await this.endpoints.get(appId, () => webhooksRepository.activeEndpoints(tx, appId));
       if (endpoints.length === 0) continue;
       for (const event of events) {
         if (event.app_id !== appId) continue;
@@ -203,7 +209,7 @@ export class WebhooksService {
       }
     }
     if (rows.length === 0) return;
-    const inserted = new Set(await webhooksRepository.insertDeliveries(tx, rows));
+    const inserted = new Set(await webhooksRepository.insertDeliveriesToActive(tx, rows));
     await this.jobs.sendMany(
       tx,
       'webhook.deliver',

@@ -411,6 +411,30 @@ describe('the outbox', () => {
     expect(receiver.processed('/outbox').map((a) => a.event!.id)).toEqual([committedEventId]);
   });
 
+  it('keeps writes working when another process deleted or disabled a cached endpoint', async () => {
+    const gone = await endpoint('/gone', ['message.new']);
+    const off = await endpoint('/off', ['message.new']);
+    const kept = await endpoint('/kept', ['message.new']);
+    const cid = await channel('stale-endpoints');
+    await send(cid, 'caches the three endpoints'); // this process now remembers all three
+    const { db } = server.database;
+    // Another process changes them: rows change, this process's cache does not hear of it.
+    await sql`delete from webhook_endpoints where id = ${gone.id}`.execute(db);
+    await sql`update webhook_endpoints set active = false where id = ${off.id}`.execute(db);
+    created.splice(
+      created.findIndex((c) => c.id === gone.id),
+      1,
+    );
+    const after = await send(cid, 'sent while the cache is stale');
+    const keptLog = await settled(kept.id, 2);
+    expect(keptLog.map((d) => d.event_type)).toEqual(['message.new', 'message.new']);
+    expect(await deliveries(off.id)).toHaveLength(1); // only the message before it was disabled
+    const toGone = await sql<{ n: number | string }>`
+      select count(*) as n from webhook_deliveries where webhook_id = ${gone.id}`.execute(db);
+    expect(Number(toGone.rows[0]!.n)).toBe(0);
+    expect(receiver.processed('/kept').some((a) => JSON.stringify(a.event).includes(after.id))).toBe(true);
+  });
+
   it('records the same event twice as one delivery and one job (idempotency key)', async () => {
     const hook = await endpoint('/twice', ['channel.updated']);
     const cid = await channel('twice');
