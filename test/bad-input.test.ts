@@ -103,6 +103,12 @@ const VALID_BODIES: Record<string, object | null> = {
   'POST /webhooks/:webhook_id/deliveries/:delivery_id/redeliver': null,
 };
 
+/**
+ * Routes whose body is not JSON but raw bytes (a file upload): the JSON checks below do not apply
+ * to them; their own bad input is checked in 'bad input on the raw upload route'.
+ */
+const RAW_BODY_ROUTES = new Set(['POST /channels/:type/:id/uploads']);
+
 let server: TestServer;
 let app: TestApp;
 let messageId: string;
@@ -127,7 +133,10 @@ function pathOf(url: string) {
     .replace(':command_name', 'no-such-cmd')
     .replace(':flag_id', '00000000-0000-7000-8000-000000000008')
     .replace(':blocklist_name', 'no-such-list')
-    .replace(':scheduled_message_id', '00000000-0000-7000-8000-000000000003');
+    .replace(':scheduled_message_id', '00000000-0000-7000-8000-000000000003')
+    .replace(':upload_id', '00000000-0000-7000-8000-000000000009')
+    .replace(':variant', 'original')
+    .replace(':signature', 'A'.repeat(43));
 }
 
 function headersFor(auth: string): Record<string, string> {
@@ -217,7 +226,9 @@ beforeAll(async () => {
     expect(hook.status).toBe(201);
     webhookId = hook.body.webhook.id;
   }
-  writeRoutes = server.parley.routes.filter((r) => ['POST', 'PUT', 'PATCH'].includes(r.method));
+  writeRoutes = server.parley.routes.filter(
+    (r) => ['POST', 'PUT', 'PATCH'].includes(r.method) && !RAW_BODY_ROUTES.has(key(r)),
+  );
 });
 const withBody = () => writeRoutes.filter((r) => VALID_BODIES[key(r)] !== null);
 
@@ -427,6 +438,9 @@ describe('malformed ids in paths', () => {
     command_name: ['Upper', 'a%20b', `${'c'.repeat(65)}`],
     flag_id: ['not-a-uuid', '1'],
     blocklist_name: ['Upper', 'a%20b', `${'l'.repeat(65)}`],
+    upload_id: ['not-a-uuid', '1'],
+    variant: ['big', 'ORIGINAL'],
+    signature: ['short', 'A'.repeat(44), `${'A'.repeat(42)}%2F`],
   };
 
   it('answers 400 for a malformed value of every other path parameter, on every route', async () => {
@@ -489,6 +503,54 @@ describe('malformed ids in paths', () => {
       'VALIDATION_FAILED',
     );
     expect(c.failures).toEqual([]);
+  });
+});
+
+describe('bad input on the raw upload route', () => {
+  const upload = (query: string, payload: string | undefined, headers: Record<string, string> = {}) =>
+    server.parley.http.inject({
+      method: 'POST',
+      url: `/channels/messaging/c1/uploads${query}`,
+      headers: { ...headersFor('app'), 'content-type': 'text/plain', ...headers },
+      ...(payload !== undefined ? { payload } : {}),
+    });
+
+  it('answers 400 with the field for a missing, empty, too long or NUL-holding name and unknown query keys', async () => {
+    const before = await rowCounts(server.database.db);
+    const c = checker();
+    const field = (want: string) => (res: ApiResponse) =>
+      res.body.details?.field === want ? undefined : `details.field is ${res.body.details?.field}`;
+    const cases: [string, string][] = [
+      ['?user_id=u1', 'querystring.name'],
+      ['?name=&user_id=u1', 'querystring.name'],
+      [`?name=${'n'.repeat(256)}&user_id=u1`, 'querystring.name'],
+      ['?name=a%00b&user_id=u1', 'querystring.name'],
+      ['?name=%E2%80%AE&user_id=u1', 'querystring.name'],
+      ['?name=a.txt&user_id=u1&zz_unknown=1', 'querystring.zz_unknown'],
+      ['?name=a.txt&user_id=bad%20id', 'querystring.user_id'],
+    ];
+    for (const [query, want] of cases) {
+      const res = await upload(query, 'hello');
+      c.expect(
+        query,
+        { status: res.statusCode, body: res.json(), headers: res.headers },
+        400,
+        'VALIDATION_FAILED',
+        field(want),
+      );
+    }
+    c.expect(
+      'no Content-Length',
+      await (async () => {
+        const res = await upload('?name=a.txt&user_id=u1', undefined, { 'transfer-encoding': 'chunked' });
+        return { status: res.statusCode, body: res.json(), headers: res.headers };
+      })(),
+      400,
+      'VALIDATION_FAILED',
+      field('Content-Length'),
+    );
+    expect(c.failures).toEqual([]);
+    expect(await rowCounts(server.database.db)).toEqual(before);
   });
 });
 

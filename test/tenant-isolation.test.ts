@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { ParleyEvent } from '@parley/protocol';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,6 +55,9 @@ const B = {
   /** A report in B's moderation queue and B's blocklist. */
   flagIds: [] as string[],
   blocklistNames: [] as string[],
+  /** A file B uploaded to its first room, and the signature of its URL. */
+  uploadIds: [] as string[],
+  fileSignatures: [] as string[],
   /** Secrets B was shown once (webhook signing secrets): they must never reach A either. */
   secrets: [] as string[],
 };
@@ -94,6 +100,9 @@ const PARAMS: Record<string, () => string[]> = {
   command_name: () => B.commandNames,
   scheduled_message_id: () => B.scheduledIds,
   device_id: () => B.deviceIds,
+  upload_id: () => B.uploadIds,
+  variant: () => ['original'],
+  signature: () => B.fileSignatures,
 };
 
 const PROBES: Record<string, Probe> = {
@@ -328,8 +337,18 @@ const PROBES: Record<string, Probe> = {
   'DELETE /webhooks/:webhook_id': {},
   'GET /webhooks/:webhook_id/deliveries': {},
   'POST /webhooks/:webhook_id/deliveries/:delivery_id/redeliver': {},
+  // uploads: a (JSON-looking) body and a name, so the refusal is about the channel, not the request
+  'POST /channels/:type/:id/uploads': {
+    query: (kind) => ({ ...actingQuery(kind), name: 'pwned.txt' }),
+    body: () => ({ pwned: true }),
+  },
+  'DELETE /channels/:type/:id/uploads/:upload_id': { query: actingQuery },
+  // public, authorised by the URL's signature with the app's key (tested in domains/uploads/uploads.test.ts)
+  'GET /files/:app_id/:upload_id/:variant/:signature': {},
 };
 
+/** Uploaded files of the walk (B's upload) live here, not in the working directory. */
+const dataDir = mkdtempSync(join(tmpdir(), 'parley-tenant-'));
 let server: TestServer;
 let appA: TestApp;
 let appB: TestApp;
@@ -383,7 +402,7 @@ const hasRoute = (key: string) => server.parley.routes.some((r) => `${r.method} 
 
 beforeAll(async () => {
   // No job workers: B's webhook deliveries stay as queued, so B's rows cannot change under the walk.
-  server = await createTestServer({ JOBS_WORKERS: 'false' });
+  server = await createTestServer({ JOBS_WORKERS: 'false', PARLEY_DATA_DIR: dataDir });
   appA = await server.createApp('tenant-a');
   appB = await server.createApp('tenant-b');
   server.parley.bus.subscribe((e) => {
@@ -558,6 +577,23 @@ beforeAll(async () => {
       'B ban',
     );
   }
+  if (hasRoute('POST /channels/:type/:id/uploads')) {
+    const room = B.rooms[0]!;
+    const res = await server.parley.http.inject({
+      method: 'POST',
+      url: `/channels/${room.type}/${room.id}/uploads?name=${MARK}.txt&user_id=${B.owner}`,
+      headers: {
+        'x-api-key': appB.apiKey,
+        authorization: `Secret ${appB.secret}`,
+        'content-type': 'text/plain',
+      },
+      payload: `${MARK} file`,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const { upload } = res.json();
+    B.uploadIds.push(upload.id);
+    B.fileSignatures.push(upload.url.split('/').at(-1));
+  }
   for (const webhookId of B.webhookIds) {
     const deliveries = ok(await b.get(`/webhooks/${webhookId}/deliveries`), 'B deliveries');
     B.deliveryIds.push(...deliveries.body.deliveries.slice(0, 2).map((d: { id: string }) => d.id));
@@ -599,6 +635,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await server?.close();
+  rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe('tenant isolation: every route, app A against app B', () => {

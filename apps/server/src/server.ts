@@ -55,6 +55,9 @@ import { starsRoutes } from './domains/stars/stars.routes.js';
 import { StarsService } from './domains/stars/stars.service.js';
 import { syncRoutes } from './domains/sync/sync.routes.js';
 import { SyncService } from './domains/sync/sync.service.js';
+import { createFileStorage } from './domains/uploads/storage.js';
+import { uploadsRoutes } from './domains/uploads/uploads.routes.js';
+import { UploadsService } from './domains/uploads/uploads.service.js';
 import { usersRoutes } from './domains/users/users.routes.js';
 import { UsersService } from './domains/users/users.service.js';
 import { BeforeSendHookService } from './domains/webhooks/before-send.service.js';
@@ -107,6 +110,7 @@ export interface Services {
   search: SearchService;
   sync: SyncService;
   push: PushService;
+  uploads: UploadsService;
 }
 
 export type HttpServer = FastifyInstance<
@@ -177,6 +181,7 @@ export function createServices(
     search: new SearchService(db, channels, channelTypes, jobs),
     sync: new SyncService(db, channels, channelTypes),
     push: new PushService(db, jobs),
+    uploads: new UploadsService(db, channels, createFileStorage(deps.config), deps.config, deps.logger),
   };
   return services;
 }
@@ -392,6 +397,7 @@ export async function buildServer(
   await http.register(pollsRoutes(services));
   await http.register(commandsRoutes(services));
   await http.register(pushRoutes(services));
+  await http.register(uploadsRoutes(services));
   await http.ready();
 
   const broker =

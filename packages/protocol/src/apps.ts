@@ -10,6 +10,8 @@ export const AppLimits = z
     user_requests_per_minute: z.number().int().min(1).max(100_000).default(600),
     /** Largest custom data object (users, channels, messages), in bytes of JSON. */
     max_custom_data_bytes: z.number().int().min(64).max(65_536).default(5120),
+    /** Largest file upload, in bytes; null = the deployment's UPLOAD_MAX_BYTES (which also caps this). */
+    max_upload_bytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).nullable().default(null),
   })
   .strict();
 export type AppLimits = z.infer<typeof AppLimits>;

@@ -14,5 +14,6 @@ export * from './push.js';
 export * from './reads.js';
 export * from './search.js';
 export * from './sync.js';
+export * from './uploads.js';
 export * from './users.js';
 export * from './webhooks.js';

@@ -23,6 +23,7 @@ import { pushMessageHandler, pushMessagePolicy } from './push-message.js';
 import { reminderDueHandler, reminderDuePolicy } from './reminder-due.js';
 import { scheduledMessageSendHandler, scheduledMessageSendPolicy } from './scheduled-message-send.js';
 import { searchReindexHandler, searchReindexPolicy } from './search-reindex.js';
+import { cleanupHour, uploadCleanupHandler, uploadCleanupPolicy } from './upload-cleanup.js';
 import { webhookDeliverHandler, webhookDeliverPolicy } from './webhook-deliver.js';
 import { pruneDay, webhookPruneHandler, webhookPrunePolicy } from './webhook-prune.js';
 
@@ -31,6 +32,7 @@ export function queuePolicies(config: Config): Record<JobName, QueuePolicy> {
   return {
     'webhook.deliver': webhookDeliverPolicy(config),
     'webhook.prune': webhookPrunePolicy(),
+    'upload.cleanup': uploadCleanupPolicy(),
     'events.export': eventExportPolicy(config),
     'email.mention': emailPolicy(),
     'email.digest': emailPolicy(),
@@ -50,6 +52,8 @@ export interface Workers {
 
 /** How often a worker process makes sure today's prune job is queued (once per day per database). */
 const PRUNE_CHECK_MS = 3_600_000;
+/** How often a worker process queues the upload cleanup (one job per hour per database). */
+const UPLOAD_CLEANUP_CHECK_MS = 600_000;
 
 /**
  * Starts this process's workers for every job. `presence` tells the email jobs who is online
@@ -69,6 +73,7 @@ export async function startWorkers(
 ): Promise<Workers> {
   await jobs.work('webhook.deliver', webhookDeliverHandler(deps));
   await jobs.work('webhook.prune', webhookPruneHandler(deps));
+  await jobs.work('upload.cleanup', uploadCleanupHandler(deps));
   const publishers = new EventPublishers(deps.config, deps.logger);
   await jobs.work('events.export', eventExportHandler(publishers));
   const mailer = new Mailer(deps.config);
@@ -92,11 +97,18 @@ export async function startWorkers(
     jobs
       .send(deps.db, 'webhook.prune', { day: pruneDay() }, { idempotencyKey: pruneDay() })
       .catch((err) => deps.logger.warn({ err }, 'could not queue the webhook log prune job'));
+  const queueUploadCleanup = () =>
+    jobs
+      .send(deps.db, 'upload.cleanup', { hour: cleanupHour() }, { idempotencyKey: cleanupHour() })
+      .catch((err) => deps.logger.warn({ err }, 'could not queue the upload cleanup job'));
   await queuePrune();
+  await queueUploadCleanup();
   const timer = setInterval(() => void queuePrune(), PRUNE_CHECK_MS).unref();
+  const uploadTimer = setInterval(() => void queueUploadCleanup(), UPLOAD_CLEANUP_CHECK_MS).unref();
   return {
     async stop() {
       clearInterval(timer);
+      clearInterval(uploadTimer);
       mailer.close();
       await publishers.close();
     },

@@ -28,6 +28,8 @@ export const JobMap = {
   'push.flush': z.object({ app_id: z.string(), user_id: z.string() }),
   /** Delete delivery-log rows older than WEBHOOK_LOG_RETENTION_DAYS (enqueued once per day). */
   'webhook.prune': z.object({ day: z.string() }),
+  /** Remove unfinished, deleted, channel-less and unreferenced uploads (enqueued once per hour). */
+  'upload.cleanup': z.object({ hour: z.string() }),
   /**
    * Publish one transaction's events to a broker (RabbitMQ or NATS; one job per target). The
    * events travel in the job: they are not rows anywhere else. Each keeps its id for dedup.

@@ -15,6 +15,7 @@ import * as addMessageFeatures from './0013_add_message_features.js';
 import * as createPollsAndCommands from './0014_create_polls_and_commands.js';
 import * as createPush from './0015_create_push.js';
 import * as createEmailAndDropAppWebhookUrl from './0016_create_email_and_drop_app_webhook_url.js';
+import * as createUploads from './0017_create_uploads.js';
 
 /** Every migration, by its readable name, in order. Add new ones at the end; never edit old ones. */
 export const migrations: Record<string, Migration> = {
@@ -34,4 +35,5 @@ export const migrations: Record<string, Migration> = {
   '0015_create_push': createPush,
   '0016_create_email_and_drop_app_webhook_url': createEmailAndDropAppWebhookUrl,
   '0014_create_polls_and_commands': createPollsAndCommands,
+  '0017_create_uploads': createUploads,
 };

@@ -49,6 +49,11 @@ describe('loadConfig', () => {
       GIPHY_BASE_URL: 'https://api.giphy.com',
       GIPHY_RATING: 'g',
       COMMAND_TIMEOUT_MS: 5000,
+      UPLOAD_STORAGE: 'disk',
+      UPLOAD_MAX_BYTES: 100 * 1024 * 1024,
+      UPLOAD_BLOCKED_EXTENSIONS: expect.arrayContaining(['exe', 'bat', 'msi', 'scr', 'ps1']),
+      UPLOAD_ORPHAN_HOURS: 24,
+      S3_REGION: 'us-east-1',
     });
   });
 
@@ -177,5 +182,36 @@ describe('loadConfig', () => {
     expect(amqp.message).not.toContain('hidden');
     expect(configError({ NATS_SUBJECT_PREFIX: 'a..b' }).problems[0]).toMatch(/^NATS_SUBJECT_PREFIX/);
     expect(configError({ OUTBOUND_ALLOW_PRIVATE: 'yes' }).problems[0]).toMatch(/^OUTBOUND_ALLOW_PRIVATE/);
+  });
+
+  it('validates the upload variables: S3 storage needs its endpoint, bucket and keys (secret hidden)', () => {
+    const s3 = {
+      UPLOAD_STORAGE: 's3',
+      S3_ENDPOINT: 'http://minio:9000',
+      S3_BUCKET: 'parley-files',
+      S3_ACCESS_KEY_ID: 'minio',
+      S3_SECRET_ACCESS_KEY: 'minio-secret-key',
+    };
+    expect(loadConfig(s3)).toMatchObject({ ...s3, S3_REGION: 'us-east-1' });
+    const missing = configError({ UPLOAD_STORAGE: 's3', S3_ENDPOINT: 'http://minio:9000' });
+    expect(missing.problems).toEqual([
+      expect.stringMatching(/^S3_BUCKET: required when UPLOAD_STORAGE=s3/),
+      expect.stringMatching(/^S3_ACCESS_KEY_ID: required/),
+      expect.stringMatching(/^S3_SECRET_ACCESS_KEY: required/),
+    ]);
+    expect(configError({ ...s3, S3_ENDPOINT: 'http://minio:9000/bucket' }).problems[0]).toMatch(
+      /^S3_ENDPOINT/,
+    );
+    expect(configError({ ...s3, S3_BUCKET: 'Bad_Bucket' }).problems[0]).toMatch(/^S3_BUCKET/);
+    expect(configError({ ...s3, S3_BUCKET: 'x', S3_SECRET_ACCESS_KEY: 'hunter2' }).message).not.toContain(
+      'hunter2',
+    );
+    expect(configError({ UPLOAD_STORAGE: 'ftp' }).problems[0]).toMatch(/^UPLOAD_STORAGE/);
+    expect(configError({ UPLOAD_MAX_BYTES: '10MB' }).problems[0]).toMatch(/^UPLOAD_MAX_BYTES/);
+    expect(loadConfig({ UPLOAD_BLOCKED_EXTENSIONS: ' .EXE, sh ,' }).UPLOAD_BLOCKED_EXTENSIONS).toEqual([
+      'exe',
+      'sh',
+    ]);
+    expect(loadConfig({ UPLOAD_BLOCKED_EXTENSIONS: 'none' }).UPLOAD_BLOCKED_EXTENSIONS).toEqual([]);
   });
 });

@@ -452,6 +452,35 @@ export interface CommandPreviewsTable {
   created_at: CreatedAt;
 }
 
+/** A stored file (migration 0017); `completed_at` null while its bytes stream in. */
+export interface UploadsTable {
+  app_id: string;
+  id: string;
+  cid: string;
+  user_id: string | null;
+  name: string;
+  mime_type: string;
+  file_size: number;
+  storage_key: string;
+  thumb_key: string | null;
+  thumb_size: number | null;
+  width: number | null;
+  height: number | null;
+  blurhash: string | null;
+  completed_at: Date | null;
+  /** Set by the cleanup job once a message refers to the upload (it is then no longer checked). */
+  referenced_at: Date | null;
+  deleted_at: Date | null;
+  created_at: CreatedAt;
+}
+
+/** The per-app HMAC key of file URLs (migration 0017). */
+export interface UploadUrlKeysTable {
+  app_id: string;
+  key: Buffer;
+  created_at: CreatedAt;
+}
+
 export interface Database {
   apps: AppsTable;
   users: UsersTable;
@@ -484,6 +513,8 @@ export interface Database {
   moderation_audit_log: ModerationAuditLogTable;
   event_log: EventLogTable;
   event_log_heads: EventLogHeadsTable;
+  uploads: UploadsTable;
+  upload_url_keys: UploadUrlKeysTable;
 }
 
 export type AppRow = Selectable<AppsTable>;
@@ -498,6 +529,7 @@ export type DraftRow = Selectable<DraftsTable>;
 export type ReminderRow = Selectable<RemindersTable>;
 export type ScheduledMessageRow = Selectable<ScheduledMessagesTable>;
 export type NewMessage = Insertable<MessagesTable>;
+export type UploadRow = Selectable<UploadsTable>;
 export type UserUpdate = Updateable<UsersTable>;
 export type BanRow = Selectable<BansTable>;
 export type ModerationFlagRow = Selectable<FlagsTable>;

@@ -92,6 +92,7 @@ describe('creating apps', () => {
       app_requests_per_minute: 6000,
       user_requests_per_minute: 600,
       max_custom_data_bytes: 5120,
+      max_upload_bytes: null,
     });
 
     const one = await admin.get(`/admin/apps/${created.id}`);
@@ -137,6 +138,7 @@ describe('creating apps', () => {
       app_requests_per_minute: 6000,
       user_requests_per_minute: 600,
       max_custom_data_bytes: 1024,
+      max_upload_bytes: null,
     });
   });
 
@@ -224,6 +226,7 @@ describe('updating apps', () => {
       app_requests_per_minute: 100,
       user_requests_per_minute: 600,
       max_custom_data_bytes: 2048,
+      max_upload_bytes: null,
     });
 
     const hook = { url: 'https://example.com/hook', timeout_ms: 500, failure_policy: 'fail_closed' };

@@ -144,6 +144,7 @@ const MATRIX: Record<ChannelAction, string> = {
   send_poll:           'Y   Y   Y    Y   Y    Y   .   .   .   .   .',
   cast_poll_vote:      'Y   Y   Y    Y   Y    Y   Y   .   .   .   .',
   close_any_poll:      'Y   Y   Y    Y   Y    .   .   .   .   .   .',
+  delete_any_upload:   'Y   Y   Y    Y   Y    .   .   .   .   .   .',
 };
 
 describe('policy matrix (can)', () => {

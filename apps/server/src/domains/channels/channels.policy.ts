@@ -35,7 +35,8 @@ export type ChannelAction =
   | 'view_edit_history'
   | 'send_poll'
   | 'cast_poll_vote'
-  | 'close_any_poll';
+  | 'close_any_poll'
+  | 'delete_any_upload';
 
 export interface PolicySubject {
   actor: Actor;
@@ -82,6 +83,8 @@ const RULES: Record<ChannelAction, readonly Who[]> = {
   cast_poll_vote: ['admin', 'app_moderator', 'owner', 'channel_moderator', 'member'],
   /** Close a poll someone else created (creators close their own). */
   close_any_poll: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
+  /** Delete a file someone else uploaded to the channel (uploaders delete their own). */
+  delete_any_upload: ['admin', 'app_moderator', 'owner', 'channel_moderator'],
 };
 
 /**
