@@ -16,16 +16,18 @@ const KiB = 1024;
  * Raised once (42 → 43.5, 18 → 19.5, 6.5 → 7 KiB) for the typed methods of pins, stars,
  * reminders, scheduled messages, receipts, push/email preferences, message actions, and the
  * store's blocks, mutes, drafts, reminders, scheduled messages and stars (+2.1 KiB gzip of own
- * code); see docs/guides/sdk.md "Size".
+ * code); see docs/guides/sdk.md "Size". Raised again (43.5 → 46, 19.5 → 22.5 KiB) for uploads
+ * with progress and cancel, optimistic file messages (+2.4 KiB gzip of own code) and the
+ * persistent cache of threads, replies, mentions and the user's lists (+1.0 KiB).
  */
 export const BUDGETS = [
-  { name: '@parley/sdk', code: `export * from './src/index.ts';`, budget: 43.5 * KiB },
+  { name: '@parley/sdk', code: `export * from './src/index.ts';`, budget: 46 * KiB },
   // The SDK's own code: everything but centrifuge.
   {
     name: '@parley/sdk (own code)',
     code: `export * from './src/index.ts';`,
     external: ['centrifuge'],
-    budget: 19.5 * KiB,
+    budget: 22.5 * KiB,
   },
   { name: '@parley/sdk/dexie', code: `export * from './src/stores/dexie.ts';`, budget: 36 * KiB },
   // Tree-shaking probe: an app that uses only the reducers must not carry the client and centrifuge.

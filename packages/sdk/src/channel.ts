@@ -5,13 +5,16 @@ import type {
   SendMessageBody,
   Thread,
   UpdateMessageBody,
+  UploadResponse,
 } from '@parley/protocol';
 import type { z } from 'zod';
+import type { FileToSend } from './file-messages.js';
 import type { Connection } from './realtime/connection.js';
 import type { RestClient } from './rest.js';
 import { selectMessage, selectMessages, selectReplies } from './state/selectors.js';
 import type { Store } from './state/store.js';
 import type { ChannelEntry, LocalMessage } from './state/types.js';
+import type { UploadData, UploadOptions } from './uploads.js';
 
 /** What a channel handle needs from its client. */
 export interface ChannelHost {
@@ -21,7 +24,7 @@ export interface ChannelHost {
   realtime(): Connection | undefined;
   watchChannel(cid: string, opts: { messages: boolean }): Promise<void>;
   unwatchChannel(cid: string): void;
-  queueMessage(cid: string, body: z.input<typeof SendMessageBody>): Promise<Message>;
+  queueMessage(cid: string, body: z.input<typeof SendMessageBody>, files?: FileToSend[]): Promise<Message>;
   retryMessage(clientMsgId: string): Promise<Message>;
   loadPage(cid: string, page: 'older' | 'newer', limit: number): Promise<Message[]>;
   loadReplies(
@@ -34,7 +37,10 @@ export interface ChannelHost {
   now(): string;
 }
 
-export type SendMessageInput = Omit<z.input<typeof SendMessageBody>, 'user_id'>;
+export type SendMessageInput = Omit<z.input<typeof SendMessageBody>, 'user_id'> & {
+  /** Files to upload and attach (after `attachments`); see `sendMessage`. */
+  files?: FileToSend[];
+};
 
 /** How often `typing()` tells the server at most (the gateway also re-publishes at most every 2 s). */
 export const TYPING_THROTTLE_MS = 2000;
@@ -96,10 +102,25 @@ export class ChannelHandle {
    * Sends a message. It shows at once as `sending` (its id is its client_msg_id), becomes `sent`
    * when the server confirms it, or `failed` (see `retry`). Offline, it waits in the outbox. The
    * promise resolves with the confirmed message; the UI need not wait for it.
+   *
+   * With `files`, the message shows at once with a placeholder attachment per file (and a local
+   * preview URL for a File), and `state.uploads[client_msg_id]` has each file's progress; the
+   * files upload (3 at a time), then the message is sent with the server's attachments. A failed
+   * upload makes the message `failed` (`retry` uploads only what is missing);
+   * `client.cancelUpload(client_msg_id)` stops it. The files are in memory only: a reload before
+   * they are uploaded loses the message.
    */
-  sendMessage(input: SendMessageInput): Promise<Message> {
+  sendMessage({ files, ...input }: SendMessageInput): Promise<Message> {
     this.lastTypingAt = 0;
-    return this.host.queueMessage(this.cid, input);
+    return this.host.queueMessage(this.cid, input, files);
+  }
+
+  /**
+   * Uploads a file to the channel, reporting `onProgress({ loaded, total })`; abort with `signal`.
+   * Resolves with the upload and the attachment to send in a message (`attachments: [attachment]`).
+   */
+  uploadFile(file: UploadData, options?: UploadOptions): Promise<UploadResponse> {
+    return this.host.rest.uploadFile(this.type, this.id, file, options);
   }
 
   /**

@@ -16,6 +16,7 @@ import type { z } from 'zod';
 import { ChannelHandle, type ChannelHost } from './channel.js';
 import { Emitter } from './emitter.js';
 import { isRetryable, ParleyApiError } from './errors.js';
+import { FileMessages, type FileToSend } from './file-messages.js';
 import { Outbox } from './outbox.js';
 import {
   Connection,
@@ -28,6 +29,7 @@ import { RestClient } from './rest.js';
 import { Store } from './state/store.js';
 import {
   draftKey,
+  type ParleyState,
   type PresenceEntry,
   type ServerEvent,
   type ServerEventName,
@@ -315,15 +317,31 @@ export class ParleyClient {
 
   /** Loads the user's reminders (upcoming by default) into `state.reminders`. */
   async loadReminders(query: Parameters<RestClient['listReminders']>[0] = {}) {
+    const before = this.store.getState().reminders;
     const page = await this.rest.listReminders(query);
     this.store.dispatch({ type: 'rest/reminders', reminders: page.reminders });
+    const ids = page.reminders.map((r) => r.message_id);
+    const status = query.status ?? 'upcoming';
+    this.dropMissing('reminders', before, query, page, ids, (r) =>
+      status === 'all' ? true : (r.delivered_at === null) === (status === 'upcoming'),
+    );
     return page;
   }
 
   /** Loads the user's scheduled messages into `state.scheduledMessages` (schedule with `channel.scheduleMessage`). */
   async loadScheduledMessages(query: Parameters<RestClient['listScheduledMessages']>[0] = {}) {
+    const before = this.store.getState().scheduledMessages;
     const page = await this.rest.listScheduledMessages(query);
     this.store.dispatch({ type: 'rest/scheduled', scheduled_messages: page.scheduled_messages });
+    const ids = page.scheduled_messages.map((m) => m.id);
+    this.dropMissing(
+      'scheduledMessages',
+      before,
+      query,
+      page,
+      ids,
+      (m) => (!query.cid || m.cid === query.cid) && (!query.status || m.status === query.status),
+    );
     return page;
   }
 
@@ -343,9 +361,32 @@ export class ParleyClient {
 
   /** Loads the user's drafts into `state.drafts` (by `draftKey(cid, parent_id)`). */
   async loadDrafts(query: Parameters<RestClient['listDrafts']>[0] = {}) {
+    const before = this.store.getState().drafts;
     const page = await this.rest.listDrafts(query);
     this.store.dispatch({ type: 'rest/drafts', drafts: page.drafts });
+    const keys = page.drafts.map((d) => draftKey(d.cid, d.parent_id));
+    this.dropMissing('drafts', before, query, page, keys, (d) => !query.cid || d.cid === query.cid);
     return page;
+  }
+
+  /**
+   * The server wins over the cache: after a complete answer (one page, no cursor) for the user,
+   * entries in its scope that were known before the request (restored from the cache, say),
+   * are unchanged since and are not in the answer were deleted elsewhere.
+   */
+  private dropMissing<K extends 'drafts' | 'reminders' | 'scheduledMessages'>(
+    what: K,
+    before: ParleyState[K],
+    query: { next?: string; user_id?: string },
+    page: { next: string | null },
+    answered: string[],
+    inScope: (value: ParleyState[K][string]) => boolean,
+  ) {
+    if (query.next || page.next !== null || (query.user_id && query.user_id !== this.session?.userId)) return;
+    const now: Record<string, unknown> = this.store.getState()[what];
+    for (const [key, value] of Object.entries(before) as [string, ParleyState[K][string]][])
+      if (now[key] === value && !answered.includes(key) && inScope(value))
+        this.store.dispatch({ type: 'local/removed', what, key });
   }
 
   /** Saves the draft of a channel (or of a thread in it, with `parent_id`). */
@@ -384,14 +425,24 @@ export class ParleyClient {
     );
   }
 
-  /** Sends a failed message again. */
+  /** Sends a failed message again (a message with files uploads the files not uploaded yet). */
   retryMessage(clientMsgId: string): Promise<Message> {
-    return this.requireSession().outbox.retry(clientMsgId);
+    return this.requireSession().retryMessage(clientMsgId);
   }
 
-  /** Removes a failed message from the outbox and the message list. */
-  discardMessage(clientMsgId: string): Promise<void> {
-    return this.requireSession().outbox.discard(clientMsgId);
+  /** Removes a failed message from the outbox and the message list (a message with files: see `cancelUpload`). */
+  async discardMessage(clientMsgId: string): Promise<void> {
+    const session = this.requireSession();
+    if (!session.files.cancel(clientMsgId)) await session.outbox.discard(clientMsgId);
+  }
+
+  /**
+   * Cancels the uploads of a message sent with files: they stop, files already uploaded are
+   * deleted, the message leaves the list and its send rejects with `ParleyUploadCancelledError`.
+   * False when its files are no longer uploading (the message is in the outbox by then).
+   */
+  cancelUpload(clientMsgId: string): boolean {
+    return this.session?.files.cancel(clientMsgId) ?? false;
   }
 
   /** Messages not yet confirmed by the server, in send order. */
@@ -459,6 +510,7 @@ class Session implements ChannelHost {
   readonly connection: Connection;
   readonly persister: Persister;
   readonly outbox: Outbox;
+  readonly files: FileMessages;
   readonly store: Store;
   readonly rest: RestClient;
   private readonly emitter: Emitter<ClientEvents>;
@@ -513,6 +565,19 @@ class Session implements ChannelHost {
         });
         return this.persister.flush();
       },
+    });
+    this.files = new FileMessages({
+      store: this.store,
+      userId,
+      upload: (cid, data, opts) => {
+        const { type, id } = splitCid(cid);
+        return this.rest.uploadFile(type, id, data, opts);
+      },
+      deleteUpload: (cid, uploadId) => {
+        const { type, id } = splitCid(cid);
+        return this.rest.deleteUpload(type, id, uploadId);
+      },
+      enqueue: (item) => this.outbox.add(item),
     });
     const base =
       options.wsUrl ?? `${options.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/connection/websocket`;
@@ -587,6 +652,7 @@ class Session implements ChannelHost {
   async stop(): Promise<void> {
     this.stopped = true;
     this.outbox.stop();
+    this.files.stop();
     for (const timer of this.typingTimers.values()) clearTimeout(timer);
     if (this.requeryTimer) clearTimeout(this.requeryTimer);
     this.connection.disconnect();
@@ -651,7 +717,7 @@ class Session implements ChannelHost {
       this.persister.add({ positions: { [channelTopic(cid)]: null } });
   }
 
-  queueMessage(cid: string, input: z.input<typeof SendMessageBody>): Promise<Message> {
+  queueMessage(cid: string, input: z.input<typeof SendMessageBody>, files?: FileToSend[]): Promise<Message> {
     const clientMsgId = input.client_msg_id ?? uuid();
     const item: OutboxItem = {
       client_msg_id: clientMsgId,
@@ -660,11 +726,11 @@ class Session implements ChannelHost {
       created_at: this.now(),
       failed: false,
     };
-    return this.outbox.add(item);
+    return files?.length ? this.files.send(item, files) : this.outbox.add(item);
   }
 
   retryMessage(clientMsgId: string): Promise<Message> {
-    return this.outbox.retry(clientMsgId);
+    return this.files.retry(clientMsgId) ?? this.outbox.retry(clientMsgId);
   }
 
   async loadPage(cid: string, page: 'older' | 'newer', limit: number): Promise<Message[]> {
@@ -962,6 +1028,7 @@ class Session implements ChannelHost {
     this.previousState = state;
     if (state === 'connected' || state === 'recovering') {
       this.outbox.kick(true);
+      this.files.kick();
       for (const [cid, messageId] of this.pendingReads) void this.markRead(cid, messageId).catch(() => {});
       this.requery(true);
     }

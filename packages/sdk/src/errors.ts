@@ -28,6 +28,18 @@ export class ParleyNetworkError extends Error {
   }
 }
 
+/**
+ * An upload was cancelled (its AbortSignal fired, or `client.cancelUpload`). `name` is
+ * `AbortError`, like the DOM's, so code that already ignores aborted fetches ignores it too.
+ */
+export class ParleyUploadCancelledError extends Error {
+  readonly code = 'UPLOAD_CANCELLED';
+  constructor(message = 'The upload was cancelled') {
+    super(message);
+    this.name = 'AbortError';
+  }
+}
+
 /** True when the failure says nothing about the request itself, so sending it again later may work. */
 export function isRetryable(error: unknown): boolean {
   if (error instanceof ParleyNetworkError) return true;

@@ -13,9 +13,10 @@ export {
   queryKey,
   type Sort,
 } from './client.js';
-export { isRetryable, ParleyApiError, ParleyNetworkError } from './errors.js';
+export { isRetryable, ParleyApiError, ParleyNetworkError, ParleyUploadCancelledError } from './errors.js';
+export type { FileToSend } from './file-messages.js';
 export type { ConnectionState } from './realtime/connection.js';
-export { type In, type Out, RestClient } from './rest.js';
+export { type In, type Out, type ResponseLike, RestClient } from './rest.js';
 export type { Action, LocalAction } from './state/actions.js';
 export { activityAt, orderIds, pendingMessage, reduce, withOwnReactions } from './state/reducer.js';
 export * from './state/selectors.js';
@@ -24,12 +25,17 @@ export * from './state/types.js';
 export { MemoryStore } from './stores/memory.js';
 export type {
   CacheBatch,
+  CachedList,
+  CachedRecords,
   CachedState,
   OutboxItem,
   PersistentStore,
+  RecordChange,
+  RecordKind,
   StreamPosition,
   TopicPosition,
 } from './stores/types.js';
 export { emptyCache } from './stores/types.js';
 export { refetchOnly, restSync, type SyncAnswer, type SyncSource } from './sync.js';
 export { type TokenOrProvider, type TokenProvider, tokenExpiry } from './token.js';
+export type { UploadData, UploadOptions, UploadProgress } from './uploads.js';

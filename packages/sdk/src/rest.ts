@@ -10,6 +10,7 @@ import type {
   CreateChannelBody,
   CreatePollBody,
   CreateReminderBody,
+  DeleteUploadResponse,
   Device,
   DraftQuery,
   DraftResponse,
@@ -96,6 +97,7 @@ import type {
 import type { z } from 'zod';
 import { ParleyApiError, ParleyNetworkError } from './errors.js';
 import type { TokenManager } from './token.js';
+import { type UploadData, type UploadOptions, uploadFile } from './uploads.js';
 
 /** What a caller sends: the schema's input (defaults optional). */
 export type In<S extends z.ZodType> = z.input<S>;
@@ -106,6 +108,9 @@ type Query = Record<string, string | number | boolean | undefined>;
 /** A paged list query: `limit` optional (the schema's default applies). */
 type Paged<S extends z.ZodType> = Omit<In<S>, 'limit'> & { limit?: number };
 type Ok = { ok: true };
+
+/** What `call` needs of an HTTP answer: a fetch `Response`, or the SDK's wrapper of an XMLHttpRequest. */
+export type ResponseLike = Pick<Response, 'ok' | 'status' | 'statusText' | 'json'>;
 
 export interface RestOptions {
   baseUrl: string;
@@ -125,10 +130,22 @@ export class RestClient {
   constructor(private readonly options: RestOptions) {}
 
   async request<T>(method: string, path: string, init: { query?: Query; body?: unknown } = {}): Promise<T> {
+    return this.call<T>((headers) => this.send(method, path, init, headers));
+  }
+
+  /**
+   * Runs one HTTP exchange with the app's and the user's credentials (`send` gets the headers):
+   * a 2xx answer's JSON is the result, an error answer becomes a `ParleyApiError`, and a 401 for
+   * an expired or invalid token gets a fresh token and one more `send`. Every route goes through
+   * here, uploads over XMLHttpRequest too.
+   */
+  async call<T>(send: (headers: Record<string, string>) => Promise<ResponseLike>): Promise<T> {
     const tokens = this.options.tokens();
     let token = tokens ? await tokens.get() : undefined;
     for (let attempt = 0; ; attempt++) {
-      const response = await this.send(method, path, init, token);
+      const headers: Record<string, string> = { 'x-api-key': this.options.apiKey };
+      if (token) headers.authorization = `Bearer ${token}`;
+      const response = await send(headers);
       if (response.ok) return (await response.json()) as T;
       const body = await this.errorBody(response);
       const tokenProblem = body.code === 'AUTH_TOKEN_EXPIRED' || body.code === 'AUTH_TOKEN_INVALID';
@@ -140,15 +157,28 @@ export class RestClient {
     }
   }
 
-  private async send(method: string, path: string, init: { query?: Query; body?: unknown }, token?: string) {
+  /** The absolute URL of a route, with its query string (undefined values left out). */
+  url(path: string, query: Query = {}): URL {
     const url = new URL(this.options.baseUrl.replace(/\/+$/, '') + path);
-    for (const [key, value] of Object.entries(init.query ?? {}))
+    for (const [key, value] of Object.entries(query))
       if (value !== undefined) url.searchParams.set(key, String(value));
-    const headers: Record<string, string> = { 'x-api-key': this.options.apiKey };
-    if (token) headers.authorization = `Bearer ${token}`;
+    return url;
+  }
+
+  /** The fetch implementation the client was given (or the global one). */
+  get fetch(): typeof fetch {
+    return this.options.fetch;
+  }
+
+  private async send(
+    method: string,
+    path: string,
+    init: { query?: Query; body?: unknown },
+    headers: Record<string, string>,
+  ) {
     if (init.body !== undefined) headers['content-type'] = 'application/json';
     try {
-      return await this.options.fetch(url, {
+      return await this.options.fetch(this.url(path, init.query), {
         method,
         headers,
         ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
@@ -160,7 +190,7 @@ export class RestClient {
     }
   }
 
-  private async errorBody(response: Response): Promise<ErrorBody> {
+  private async errorBody(response: ResponseLike): Promise<ErrorBody> {
     try {
       const body = (await response.json()) as ErrorBody;
       if (body && typeof body.code === 'string') return body;
@@ -244,6 +274,19 @@ export class RestClient {
     return this.request<Out<typeof MessageResponse>>('DELETE', `/messages/${seg(messageId)}`, {
       query: { hard: opts.hard ? 'true' : undefined },
     });
+  }
+
+  // ---- uploads ----
+  /** Uploads a file to the channel (progress, cancel: `options`); send `attachment` in a message. */
+  uploadFile(type: string, id: string, data: UploadData, options?: UploadOptions) {
+    return uploadFile(this, type, id, data, options);
+  }
+  /** Deletes an upload (its file and thumbnail; its URLs stop working). */
+  deleteUpload(type: string, id: string, uploadId: string) {
+    return this.request<Out<typeof DeleteUploadResponse>>(
+      'DELETE',
+      `/channels/${seg(type)}/${seg(id)}/uploads/${seg(uploadId)}`,
+    );
   }
 
   // ---- threads ----

@@ -16,7 +16,7 @@ import type {
 } from '@parley/protocol';
 import type { z } from 'zod';
 import type { CachedState } from '../stores/types.js';
-import type { LocalMessage, ServerEvent } from './types.js';
+import type { FileUpload, LocalMessage, ServerEvent } from './types.js';
 
 /** REST answers, local optimistic actions and cache loads: everything besides server events. */
 export type LocalAction =
@@ -71,7 +71,12 @@ export type LocalAction =
   | { type: 'local/message.patch'; message: Message }
   | { type: 'rest/unread'; counts: UnreadCounts }
   | { type: 'rest/users'; users: User[] }
-  | { type: 'local/message.sending'; message: LocalMessage }
+  /** A message being sent: shown as `sending` (a known one keeps its content unless `replace`). */
+  | { type: 'local/message.sending'; message: LocalMessage; replace?: boolean }
+  /** Sets (or with null removes) the files of a message sent with files, by client_msg_id. */
+  | { type: 'local/uploads'; client_msg_id: string; files: FileUpload[] | null }
+  /** One file's progress or state changed (`error` stays only when the change sets it). */
+  | { type: 'local/upload'; client_msg_id: string; index: number; change: Partial<FileUpload> }
   | {
       type: 'local/message.failed';
       cid: string;

@@ -92,7 +92,23 @@ export function reduce(state: ParleyState, action: Action): ParleyState {
       return { ...state, users };
     }
     case 'local/message.sending':
-      return reorderQueries(putPending(state, action.message), action.message.cid);
+      return reorderQueries(putPending(state, action.message, action.replace), action.message.cid);
+    case 'local/uploads': {
+      if (!action.files && !state.uploads[action.client_msg_id]) return state;
+      const uploads = { ...state.uploads, [action.client_msg_id]: action.files! };
+      if (!action.files) delete uploads[action.client_msg_id];
+      return { ...state, uploads };
+    }
+    case 'local/upload': {
+      const files = state.uploads[action.client_msg_id];
+      if (!files?.[action.index]) return state;
+      const changed = files.map((f, i) => {
+        if (i !== action.index) return f;
+        const { error: _e, ...rest } = f;
+        return { ...rest, ...action.change };
+      });
+      return { ...state, uploads: { ...state.uploads, [action.client_msg_id]: changed } };
+    }
     case 'local/message.failed':
       return updatePending(state, action.cid, action.client_msg_id, (m) => ({
         ...m,
@@ -902,7 +918,7 @@ function bumpChannel(state: ParleyState, message: Message): ParleyState {
 
 const maxIso = (a: string | null, b: string) => (a === null || b > a ? b : a);
 
-function putPending(state: ParleyState, message: LocalMessage): ParleyState {
+function putPending(state: ParleyState, message: LocalMessage, replace = false): ParleyState {
   let next = state;
   for (const ref of refsOf(message)) {
     const list = getList(next, ref) ?? emptyList();
@@ -912,7 +928,7 @@ function putPending(state: ParleyState, message: LocalMessage): ParleyState {
       Object.values(list.byId).some((m) => m.status === 'sent' && m.client_msg_id === message.client_msg_id)
     )
       continue;
-    const updated: LocalMessage = { ...(existing ?? message), status: message.status };
+    const updated: LocalMessage = { ...(replace ? message : (existing ?? message)), status: message.status };
     if (message.status === 'sending') delete updated.error;
     else if (message.error) updated.error = message.error;
     const byId = { ...list.byId, [message.id]: updated };
@@ -1011,16 +1027,31 @@ function hydrate(state: ParleyState, cache: import('../stores/types.js').CachedS
   const channels = { ...next.channels };
   for (const entry of cache.channels) if (!channels[entry.channel.cid]) channels[entry.channel.cid] = entry;
   const messages = { ...next.messages };
-  for (const [cid, cached] of Object.entries(cache.messages)) {
-    if (messages[cid]) continue;
-    const byId: Record<string, LocalMessage> = {};
-    for (const m of cached) byId[m.id] = confirmed(m);
-    messages[cid] = { ids: orderIds(byId), byId, hasOlder: cache.hasOlder[cid] ?? true, hasNewer: false };
-  }
+  for (const [cid, cached] of Object.entries(cache.messages))
+    messages[cid] ??= cachedList(cached, cache.hasOlder[cid] ?? true);
+  // A store written before records existed may leave them out.
+  const r: Partial<typeof cache.records> = cache.records ?? {};
+  const replies = { ...next.replies };
+  for (const [parentId, cached] of Object.entries(r.replies ?? {}))
+    replies[parentId] ??= cachedList(cached.messages, cached.hasOlder);
   const users = { ...next.users };
   for (const user of cache.users) users[user.id] ??= user;
   const queries = { ...cache.queries, ...next.queries };
-  next = { ...next, channels, messages, users, queries, unread: cache.unread ?? next.unread };
+  next = { ...next, channels, messages, users, queries, unread: cache.unread ?? next.unread, replies };
+  // The user's lists and threads: what the state already has wins over the cache.
+  next = {
+    ...next,
+    threads: { ...r.threads, ...next.threads },
+    threadList: next.threadList ?? r.threadList?.[''] ?? null,
+    mentions: next.mentions ?? r.mentions?.[''] ?? null,
+    blocks: { ...r.blocks, ...next.blocks },
+    userMutes: { ...r.userMutes, ...next.userMutes },
+    channelMutes: { ...r.channelMutes, ...next.channelMutes },
+    drafts: { ...r.drafts, ...next.drafts },
+    reminders: { ...r.reminders, ...next.reminders },
+    scheduledMessages: { ...r.scheduledMessages, ...next.scheduledMessages },
+    starred: { ...r.starred, ...next.starred },
+  };
   for (const item of cache.outbox) {
     next = putPending(
       next,
@@ -1034,7 +1065,14 @@ function hydrate(state: ParleyState, cache: import('../stores/types.js').CachedS
       ),
     );
   }
-  return next;
+  return hideBlocked(next);
+}
+
+/** A cached list of confirmed messages as the state keeps it (the cache holds the newest ones). */
+function cachedList(cached: Message[], hasOlder: boolean): MessageList {
+  const byId: Record<string, LocalMessage> = {};
+  for (const m of cached) byId[m.id] = confirmed(m);
+  return { ids: orderIds(byId), byId, hasOlder, hasNewer: false };
 }
 
 /** The local stand-in shown for a message until the server confirms it (its id is the client_msg_id). */

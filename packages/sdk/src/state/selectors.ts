@@ -1,5 +1,5 @@
 import type { Member, Message, Thread } from '@parley/protocol';
-import type { ChannelEntry, LocalMessage, ParleyState, TypingEntry } from './types.js';
+import type { ChannelEntry, FileUpload, LocalMessage, ParleyState, TypingEntry } from './types.js';
 
 // Selectors return the same array until its inputs change, so UI bindings can compare by ===.
 const messagesMemo = new WeakMap<object, LocalMessage[]>();
@@ -112,6 +112,23 @@ export function selectQueryChannels(state: ParleyState, key: string): ChannelEnt
     .filter((c): c is ChannelEntry => c !== undefined);
   queryMemo.set(query, { channels: state.channels, value });
   return value;
+}
+
+const noUploads: FileUpload[] = [];
+
+/** The files of a message sent with files while they upload (by client_msg_id; [] when none). */
+export const selectUploads = (state: ParleyState, clientMsgId: string): FileUpload[] =>
+  state.uploads[clientMsgId] ?? noUploads;
+
+/** How far a message's uploads are, from 0 to 1 (bytes over all its files; 1 when none are left). */
+export function selectUploadProgress(state: ParleyState, clientMsgId: string): number {
+  let loaded = 0;
+  let total = 0;
+  for (const f of selectUploads(state, clientMsgId)) {
+    loaded += f.loaded;
+    total += f.total;
+  }
+  return total > 0 ? loaded / total : 1;
 }
 
 export const selectOnline = (state: ParleyState, userId: string): boolean =>

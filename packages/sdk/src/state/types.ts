@@ -121,6 +121,23 @@ export interface ParleyState {
   scheduledMessages: Record<string, ScheduledMessage>;
   /** When the user starred a message, by message id (star/unstar, notification.message_starred). */
   starred: Record<string, string>;
+  /**
+   * The files of messages sent with files, by client_msg_id, while they upload (gone once the
+   * message is handed to the outbox). Memory only: never part of the persistent cache.
+   */
+  uploads: Record<string, FileUpload[]>;
+}
+
+/** One file of a message being sent with files (`channel.sendMessage({ files })`). */
+export interface FileUpload {
+  name: string;
+  mime_type: string;
+  /** Bytes sent so far, and the file's size. */
+  loaded: number;
+  total: number;
+  /** `queued`: waiting for a free upload slot, or for the network after a failure (`error` says why). */
+  state: 'queued' | 'uploading' | 'done' | 'failed' | 'cancelled';
+  error?: { code: string; message: string };
 }
 
 /** The key of a draft in `state.drafts`: the channel, or the thread within it. */
@@ -160,5 +177,6 @@ export function initialState(userId: string | null = null): ParleyState {
     reminders: {},
     scheduledMessages: {},
     starred: {},
+    uploads: {},
   };
 }

@@ -7,6 +7,8 @@ import {
   emptyCache,
   type OutboxItem,
   type PersistentStore,
+  type RecordChange,
+  type RecordKind,
   type TopicPosition,
 } from './types.js';
 
@@ -40,6 +42,14 @@ interface PositionRow {
   topic: string;
   position: TopicPosition;
 }
+interface RecordRow {
+  userId: string;
+  kind: RecordKind;
+  key: string;
+  /** The channel the record is filed under (absent: none; the row is then not in the cid index). */
+  cid?: string;
+  value: NonNullable<RecordChange['value']>;
+}
 interface OutboxRow {
   userId: string;
   client_msg_id: string;
@@ -55,6 +65,7 @@ class ParleyDatabase extends Dexie {
   unread!: Table<UnreadRow, string>;
   outbox!: Table<OutboxRow, [string, string]>;
   positions!: Table<PositionRow, [string, string]>;
+  records!: Table<RecordRow, [string, string, string]>;
 
   constructor(name: string, options?: { indexedDB?: IDBFactory; IDBKeyRange?: typeof IDBKeyRange }) {
     super(name, options);
@@ -68,11 +79,37 @@ class ParleyDatabase extends Dexie {
     });
     // Stream positions, so recovery (and /sync) work after a page reload.
     this.version(2).stores({ positions: '[userId+topic], userId' });
+    // Threads, replies, mentions and the user's lists as keyed records. Only a table is added:
+    // the rows of versions 1 and 2 stay as they are, so no upgrade function is needed.
+    this.version(3).stores({ records: '[userId+kind+key], userId, [userId+cid]' });
   }
 
   get all() {
-    return [this.channels, this.messages, this.users, this.queries, this.unread, this.outbox, this.positions];
+    return [
+      this.channels,
+      this.messages,
+      this.users,
+      this.queries,
+      this.unread,
+      this.outbox,
+      this.positions,
+      this.records,
+    ];
   }
+}
+
+/** Record changes in bulk: only the last change of each (kind, key) counts, as if applied in order. */
+async function writeRecords(db: ParleyDatabase, userId: string, changes: RecordChange[]) {
+  const last = new Map<string, RecordChange>();
+  for (const change of changes) last.set(`${change.kind}\n${change.key}`, change);
+  const puts: RecordRow[] = [];
+  const deletes: [string, string, string][] = [];
+  for (const { kind, key, cid, value } of last.values()) {
+    if (value === null) deletes.push([userId, kind, key]);
+    else puts.push({ userId, kind, key, value, ...(cid !== undefined ? { cid } : {}) });
+  }
+  if (deletes.length) await db.records.bulkDelete(deletes);
+  if (puts.length) await db.records.bulkPut(puts);
 }
 
 export interface DexieStoreOptions {
@@ -85,8 +122,8 @@ export interface DexieStoreOptions {
 
 /**
  * The browser cache: IndexedDB through Dexie. One row per channel, per channel's cached messages
- * (the newest ones, replaced together), per user, per query and per outbox message; each batch is
- * one read-write transaction, so a batch lands whole or not at all.
+ * (the newest ones, replaced together), per user, per query, per outbox message and per record;
+ * each batch is one read-write transaction, so a batch lands whole or not at all.
  */
 export class DexieStore implements PersistentStore {
   private readonly db: ParleyDatabase;
@@ -114,6 +151,10 @@ export class DexieStore implements PersistentStore {
       for (const row of await db.queries.where('userId').equals(userId).toArray())
         cache.queries[row.key] = row.query;
       cache.unread = (await db.unread.get(userId))?.unread ?? null;
+      for (const row of await db.records.where('userId').equals(userId).toArray()) {
+        const records: Record<string, unknown> | undefined = cache.records[row.kind];
+        if (records) records[row.key] = row.value;
+      }
       cache.outbox = (
         await db.outbox
           .where('[userId+created_at]')
@@ -135,6 +176,10 @@ export class DexieStore implements PersistentStore {
       if (gone.length) {
         await db.channels.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
         await db.messages.bulkDelete(gone.map((cid) => [userId, cid] as [string, string]));
+        await db.records
+          .where('[userId+cid]')
+          .anyOf(gone.map((cid) => [userId, cid]))
+          .delete();
       }
       if (batch.putChannels?.length)
         await db.channels.bulkPut(
@@ -152,6 +197,7 @@ export class DexieStore implements PersistentStore {
         else await db.queries.delete([userId, key]);
       }
       if (batch.unread) await db.unread.put({ userId, unread: batch.unread });
+      await writeRecords(db, userId, batch.records ?? []);
       if (batch.deleteOutbox?.length)
         await db.outbox.bulkDelete(batch.deleteOutbox.map((id) => [userId, id] as [string, string]));
       if (batch.putOutbox?.length)
@@ -169,10 +215,15 @@ export class DexieStore implements PersistentStore {
   async clear(userId: string): Promise<void> {
     const db = this.db;
     await db.transaction('rw', db.all, async () => {
-      for (const table of [db.channels, db.messages, db.users, db.queries, db.outbox, db.positions] as Table<
-        unknown,
-        unknown
-      >[])
+      for (const table of [
+        db.channels,
+        db.messages,
+        db.users,
+        db.queries,
+        db.outbox,
+        db.positions,
+        db.records,
+      ] as Table<unknown, unknown>[])
         await table.where('userId').equals(userId).delete();
       await db.unread.delete(userId);
     });
