@@ -30,8 +30,11 @@ export const Attachment = z
     thumb_url: z.url().max(4096).optional(),
     /** A compact placeholder of an image (blurha.sh), shown while it loads; set by uploads. */
     blurhash: z.string().max(100).optional(),
-    /** The upload (POST /channels/:type/:id/uploads) this attachment serves; keeps it from cleanup. */
-    upload_id: z.string().max(64).optional(),
+    /**
+     * The upload (POST /channels/:type/:id/uploads) this attachment serves. A send or edit checks
+     * that it exists in the app and marks it used, so the cleanup of unused uploads keeps it.
+     */
+    upload_id: z.uuid().optional(),
     custom: CustomData.optional(),
     /** Buttons of an ephemeral command preview (/giphy's Send, Shuffle, Cancel; POST /messages/:id/action). */
     actions: z.array(MessageAction).max(10).optional(),

@@ -578,6 +578,7 @@ class Session implements ChannelHost {
         return this.rest.deleteUpload(type, id, uploadId);
       },
       enqueue: (item) => this.outbox.add(item),
+      online: () => this.connection.connectionState === 'connected',
     });
     const base =
       options.wsUrl ?? `${options.baseUrl.replace(/^http/, 'ws').replace(/\/+$/, '')}/connection/websocket`;

@@ -17,10 +17,28 @@ export interface FileMessageDeps {
   deleteUpload(cid: string, uploadId: string): Promise<unknown>;
   /** Hands the message, its files uploaded, to the outbox; resolves once the server confirmed it. */
   enqueue(item: OutboxItem): Promise<Message>;
+  /** Whether the client is connected (default: always): failures while offline do not count. */
+  online?(): boolean;
+  /** The wait after `rounds` failed rounds in a row (default: backoff with jitter; tests shorten it). */
+  retryDelay?(rounds: number): number;
 }
 
 /** How many files upload at the same time, over all messages of the client. */
 export const UPLOAD_CONCURRENCY = 3;
+
+/**
+ * Failed rounds (network error, 429, 5xx) while online before the message is `failed`. The cap
+ * matters because a server refusing a file before reading it (413/415/403) closes the
+ * connection, and a client still sending the body often sees a reset instead of the answer:
+ * without it such a file would be sent again and again.
+ */
+export const MAX_UPLOAD_ATTEMPTS = 5;
+
+/** Backoff with full jitter, as the outbox does (1 s, 2 s, 4 s … at most 30 s). */
+const backoff = (rounds: number) => {
+  const ceiling = Math.min(30_000, 1000 * 2 ** Math.min(rounds, 5));
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+};
 
 interface LocalFile {
   data: UploadData;
@@ -40,6 +58,8 @@ interface Job {
   abort: AbortController;
   waiters: { resolve(m: Message): void; reject(e: unknown): void }[];
   running: boolean;
+  /** Failed rounds in a row (for the backoff), and those of them while online (for the cap). */
+  rounds: number;
   failures: number;
   timer?: ReturnType<typeof setTimeout>;
 }
@@ -52,10 +72,12 @@ interface Job {
  * the outbox like any other (idempotent by client_msg_id) and leaves this queue.
  *
  * Network failures and 429/5xx keep the message `sending` and try again (backoff, or `kick` on
- * reconnect); any other failure makes it `failed` until `retry`, which uploads only the files
- * not uploaded yet. `cancel` aborts the uploads, deletes what was uploaded and removes the
- * message. The files live in memory only (the persistent store holds JSON): a page reload or a
- * process exit before the hand-off loses the message.
+ * reconnect): without limit while the client is offline, at most MAX_UPLOAD_ATTEMPTS rounds
+ * while online. Any other failure, or the last of those rounds, makes it `failed` (with that
+ * error) until `retry`, which uploads only the files not uploaded yet. `cancel` aborts the
+ * uploads, deletes what was uploaded and removes the message. The files live in memory only
+ * (the persistent store holds JSON): a page reload or a process exit before the hand-off loses
+ * the message.
  */
 export class FileMessages {
   private readonly jobs = new Map<string, Job>();
@@ -67,12 +89,16 @@ export class FileMessages {
 
   /** Shows the message, uploads its files, then queues it; resolves with the confirmed message. */
   send(item: OutboxItem, files: FileToSend[]): Promise<Message> {
+    // The same client_msg_id again (a double tap): that message is on its way already.
+    const running = this.jobs.get(item.client_msg_id);
+    if (running) return this.wait(running);
     const job: Job = {
       item,
       files: files.map(localFile),
       abort: new AbortController(),
       waiters: [],
       running: false,
+      rounds: 0,
       failures: 0,
     };
     this.jobs.set(item.client_msg_id, job);
@@ -97,7 +123,7 @@ export class FileMessages {
   retry(clientMsgId: string): Promise<Message> | undefined {
     const job = this.jobs.get(clientMsgId);
     if (!job) return undefined;
-    job.failures = 0;
+    job.rounds = job.failures = 0;
     this.show(job);
     const done = this.wait(job);
     void this.run(job);
@@ -154,12 +180,20 @@ export class FileMessages {
     const error =
       errors.find((e) => e !== undefined && !isRetryable(e)) ?? errors.find((e) => e !== undefined);
     if (error === undefined) return this.handOff(job);
-    if (isRetryable(error)) {
-      // Backoff with full jitter, as the outbox does; a reconnect kicks sooner.
-      const ceiling = Math.min(30_000, 1000 * 2 ** Math.min(++job.failures, 5));
-      job.timer = setTimeout(() => void this.run(job), ceiling / 2 + Math.random() * (ceiling / 2));
+    const offline = error instanceof ParleyNetworkError && this.deps.online?.() === false;
+    job.rounds++;
+    if (!offline) job.failures++;
+    if (isRetryable(error) && job.failures < MAX_UPLOAD_ATTEMPTS) {
+      // A reconnect kicks sooner.
+      const delay = (this.deps.retryDelay ?? backoff)(job.rounds);
+      job.timer = setTimeout(() => void this.run(job), delay);
       return;
     }
+    // Given up: the files left waiting for another round fail too.
+    todo.forEach((fileIndex, k) => {
+      if (isRetryable(errors[k]))
+        this.change(job, fileIndex, { state: 'failed', error: errorDetail(errors[k]) });
+    });
     const detail = errorDetail(error);
     const { cid, client_msg_id } = job.item;
     this.dispatch({ type: 'local/message.failed', cid, client_msg_id, error: detail });
@@ -179,8 +213,8 @@ export class FileMessages {
         type: file.type,
         signal,
         onProgress: ({ loaded }) => {
-          // At most about a hundred store updates per file.
-          if (loaded - shown < file.size / 100 && loaded < file.size) return;
+          // At most about a hundred store updates per file (a repeated send goes back to 0).
+          if (Math.abs(loaded - shown) < file.size / 100 && loaded < file.size) return;
           shown = loaded;
           this.change(job, i, { loaded });
         },

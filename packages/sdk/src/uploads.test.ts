@@ -8,12 +8,15 @@ import { build } from 'esbuild';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../../../apps/server/src/test-support/harness.js';
-import { ParleyApiError, ParleyUploadCancelledError } from './errors.js';
+import { ParleyApiError, ParleyNetworkError, ParleyUploadCancelledError } from './errors.js';
+import { FileMessages, MAX_UPLOAD_ATTEMPTS } from './file-messages.js';
+import { RestClient } from './rest.js';
 import { selectMessages, selectUploads } from './state/selectors.js';
 import type { FileUpload } from './state/types.js';
 import { browserUnavailable, launchChromium } from './test-support/browser.js';
 import { eventually } from './test-support/proxy.js';
 import { useServerFixture } from './test-support/server-fixture.js';
+import { TokenManager } from './token.js';
 import type { UploadProgress } from './uploads.js';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'parley-sdk-uploads-'));
@@ -59,6 +62,54 @@ async function setUploadLimit(bytes: number | null) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A REST client of alice's whose token provider is `provider` (counted). */
+function restWith(provider: () => Promise<string>, baseUrl = fx.baseUrl) {
+  const tokens = new TokenManager(provider);
+  return new RestClient({
+    baseUrl,
+    apiKey: fx.app.apiKey,
+    fetch: fetch.bind(globalThis),
+    tokens: () => tokens,
+  });
+}
+
+/**
+ * The queue of messages with files on its own (the client's is the same class), so a test can
+ * say whether the client is online, shorten the backoff and count the upload attempts.
+ */
+async function fileQueue(options: { baseUrl?: string; online?: boolean } = {}) {
+  const alice = await fx.connected('alice');
+  const rest = restWith(() => fx.app.token('alice'), options.baseUrl);
+  const attempts: string[] = [];
+  const queue = new FileMessages({
+    store: alice.store,
+    userId: 'alice',
+    upload: (cid, data, opts) => {
+      attempts.push(cid);
+      const [type, id] = cid.split(':') as [string, string];
+      return rest.uploadFile(type, id, data, opts);
+    },
+    deleteUpload: (cid, uploadId) => {
+      const [type, id] = cid.split(':') as [string, string];
+      return rest.deleteUpload(type, id, uploadId);
+    },
+    enqueue: async (item) => {
+      const [type, id] = item.cid.split(':') as [string, string];
+      return (await rest.sendMessage(type, id, item.body)).message;
+    },
+    online: () => options.online ?? true,
+    retryDelay: () => 20,
+  });
+  const item = (cid: string, client_msg_id: string) => ({
+    cid,
+    client_msg_id,
+    body: { text: 'with a file', client_msg_id },
+    created_at: new Date().toISOString(),
+    failed: false,
+  });
+  return { alice, queue, attempts, item };
+}
 
 describe('channel.uploadFile (Node: fetch with a streamed body)', () => {
   it('uploads bytes with monotonic progress ending at the total, and the URL serves the same bytes', async () => {
@@ -151,6 +202,49 @@ describe('channel.uploadFile (Node: fetch with a streamed body)', () => {
       .uploadFile(new Uint8Array(10), { name: 'x.bin', signal: AbortSignal.abort() })
       .catch((e: unknown) => e);
     expect(early).toBeInstanceOf(ParleyUploadCancelledError);
+  });
+
+  it('an abort while the token provider is still answering cancels: nothing is sent', async () => {
+    await fx.channel('up-abort-token');
+    const rows = await storedUploads();
+    const controller = new AbortController();
+    const rest = restWith(async () => {
+      controller.abort(); // the user cancels while the SDK waits for a token
+      await sleep(50);
+      return fx.app.token('alice');
+    });
+    const error = await rest
+      .uploadFile('messaging', 'up-abort-token', new Uint8Array(1000), {
+        name: 'late.bin',
+        signal: controller.signal,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParleyUploadCancelledError);
+    await sleep(100);
+    expect(await storedUploads()).toEqual(rows);
+  });
+
+  it('a 401 sends the file again after the token refresh; progress starts from 0 for that send', async () => {
+    await fx.channel('up-401');
+    const tokens = ['not.a-valid.token', await fx.app.token('alice')];
+    let asked = 0;
+    const rest = restWith(async () => tokens[asked++]!);
+    const events: UploadProgress[] = [];
+    const size = 4 * MiB;
+    const { upload } = await rest.uploadFile('messaging', 'up-401', new Uint8Array(size), {
+      name: 'again.bin',
+      onProgress: (p) => events.push(p),
+    });
+    expect(asked).toBe(2);
+    expect(upload.file_size).toBe(size);
+    expect(events.at(-1)).toEqual({ loaded: size, total: size });
+    // Rising within each send; the second send, when the first had reported bytes, starts at 0.
+    const restart = events.findIndex((e, i) => i > 0 && e.loaded < events[i - 1]!.loaded);
+    const sends = [events.slice(0, restart), events.slice(restart)];
+    expect(restart).toBeGreaterThan(0); // the first send got bytes out before its 401
+    expect(events[restart]!.loaded).toBe(0);
+    for (const send of sends)
+      for (let i = 1; i < send.length; i++) expect(send[i]!.loaded).toBeGreaterThan(send[i - 1]!.loaded);
   });
 
   it('maps refusals to ParleyApiError with the server’s code: too large, blocked type, not a member', async () => {
@@ -306,6 +400,88 @@ describe('channel.sendMessage({ files }): optimistic, with progress', () => {
     expect(await storedUploads()).toEqual([...before, 'retry-large.bin', 'retry-small.bin'].sort());
   });
 
+  it('network failures while online are tried MAX_UPLOAD_ATTEMPTS times, then the message fails; retry works', async () => {
+    await fx.channel('send-capped');
+    const net = await fx.proxy();
+    const { alice, queue, attempts, item } = await fileQueue({ baseUrl: net.url });
+    await net.stop();
+    const id = 'f17e5000-0000-4000-8000-000000000005';
+    const error = await queue
+      .send(item('messaging:send-capped', id), [{ data: randomBytes(1024), name: 'capped.bin' }])
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ParleyNetworkError);
+    expect(attempts).toHaveLength(MAX_UPLOAD_ATTEMPTS);
+    const pending = selectMessages(alice.store.getState(), 'messaging:send-capped').at(-1);
+    expect(pending).toMatchObject({ id, status: 'failed', error: { code: 'NETWORK' } });
+    expect(selectUploads(alice.store.getState(), id)).toMatchObject([
+      { state: 'failed', error: { code: 'NETWORK' } },
+    ]);
+
+    await net.start();
+    const message = await queue.retry(id)!;
+    expect(message.attachments).toMatchObject([{ title: 'capped.bin', upload_id: expect.any(String) }]);
+    expect(attempts).toHaveLength(MAX_UPLOAD_ATTEMPTS + 1);
+  });
+
+  it('while offline, failures do not count: the message keeps waiting', async () => {
+    await fx.channel('send-waiting');
+    const net = await fx.proxy();
+    const { alice, queue, attempts, item } = await fileQueue({ baseUrl: net.url, online: false });
+    await net.stop();
+    const id = 'f17e5000-0000-4000-8000-000000000006';
+    const sent = queue.send(item('messaging:send-waiting', id), [{ data: PNG, name: 'wait.png' }]);
+    await eventually(() => expect(attempts.length).toBeGreaterThan(2 * MAX_UPLOAD_ATTEMPTS));
+    expect(selectMessages(alice.store.getState(), 'messaging:send-waiting').at(-1)).toMatchObject({
+      id,
+      status: 'sending',
+    });
+    expect(queue.cancel(id)).toBe(true);
+    await expect(sent).rejects.toBeInstanceOf(ParleyUploadCancelledError);
+  });
+
+  it('a file the server refuses before reading it fails the message, whatever the client saw (413 or a reset)', async () => {
+    await fx.channel('send-refused');
+    const { alice, queue, attempts, item } = await fileQueue();
+    const id = 'f17e5000-0000-4000-8000-000000000007';
+    await setUploadLimit(1000);
+    let error: unknown;
+    try {
+      error = await queue
+        .send(item('messaging:send-refused', id), [{ data: new Uint8Array(16 * MiB), name: 'huge.bin' }])
+        .catch((e: unknown) => e);
+    } finally {
+      await setUploadLimit(null);
+    }
+    // A 413 ends it at once; a connection reset (the server closed while the body was on its
+    // way) is retried, but not forever.
+    expect(attempts.length).toBeLessThanOrEqual(MAX_UPLOAD_ATTEMPTS);
+    const code = error instanceof ParleyApiError ? error.code : 'NETWORK';
+    if (code === 'NETWORK') expect(error).toBeInstanceOf(ParleyNetworkError);
+    else expect(code).toBe('UPLOAD_TOO_LARGE');
+    expect(selectMessages(alice.store.getState(), 'messaging:send-refused').at(-1)).toMatchObject({
+      id,
+      status: 'failed',
+      error: { code },
+    });
+  });
+
+  it('sending the same client_msg_id again while its files upload returns that send, not a second one', async () => {
+    await fx.channel('send-twice');
+    const alice = await fx.connected('alice');
+    const channel = alice.channel('messaging', 'send-twice');
+    await channel.watch();
+    const id = 'f17e5000-0000-4000-8000-000000000008';
+    const before = await storedUploads();
+    const input = { text: 'twice', client_msg_id: id };
+    const first = channel.sendMessage({ ...input, files: [{ data: randomBytes(MiB), name: 'twice-a.bin' }] });
+    const photo = new File([PNG], 'twice-b.png', { type: 'image/png' });
+    const second = channel.sendMessage({ ...input, files: [photo] });
+    const [a, b] = await Promise.all([first, second]);
+    expect(b).toEqual(a);
+    expect(a.attachments.map((x) => x.title)).toEqual(['twice-a.bin']);
+    expect(await storedUploads()).toEqual([...before, 'twice-a.bin'].sort());
+  });
+
   it('cancelUpload stops the uploads, deletes what was uploaded, removes the message', async () => {
     await fx.channel('send-cancel');
     const alice = await fx.connected('alice');
@@ -387,13 +563,14 @@ interface BrowserResult {
   size: number;
   same: boolean;
   cancelled: { name: string; code: string } | null;
+  lateAbort: { name: string; code: string } | null;
 }
 const noBrowser = browserUnavailable();
 
 describe.skipIf(noBrowser !== '')(
   `uploadFile in Chromium (XMLHttpRequest)${noBrowser ? ` — skipped: ${noBrowser}` : ''}`,
   () => {
-    it('reports upload progress, uploads the bytes, and aborts with a cancelled error', async () => {
+    it('reports upload progress, uploads the bytes, and aborts with a cancelled error (also while waiting for a token)', async () => {
       await fx.channel('up-browser');
       const token = await fx.app.token('alice');
       const root = fileURLToPath(new URL('.', import.meta.url));
@@ -415,7 +592,18 @@ describe.skipIf(noBrowser !== '')(
             const cancelled = await rest.uploadFile('messaging', 'up-browser', new Blob([bytes]), {
               name: 'cancelled.bin', signal: controller.signal, onProgress: () => controller.abort(),
             }).then(() => null, (e) => ({ name: e.name, code: e.code }));
-            return { events, size: upload.file_size, same: served.every((b, i) => b === bytes[i]), cancelled };
+            // Aborted while the SDK waits for a token: the XHR must not start at all.
+            const late = new AbortController();
+            const slowTokens = new TokenManager(async () => {
+              late.abort();
+              await new Promise((r) => setTimeout(r, 50));
+              return token;
+            });
+            const slow = new RestClient({ baseUrl, apiKey, fetch: fetch.bind(globalThis), tokens: () => slowTokens });
+            const lateAbort = await slow.uploadFile('messaging', 'up-browser', new Blob([bytes]), {
+              name: 'late.bin', signal: late.signal,
+            }).then(() => null, (e) => ({ name: e.name, code: e.code }));
+            return { events, size: upload.file_size, same: served.every((b, i) => b === bytes[i]), cancelled, lateAbort };
           };`,
           resolveDir: root,
           loader: 'ts',
@@ -453,6 +641,8 @@ describe.skipIf(noBrowser !== '')(
         const loaded = result.events.map((e) => e.loaded);
         expect(loaded).toEqual([...loaded].sort((a, b) => a - b));
         expect(result.cancelled).toEqual({ name: 'AbortError', code: 'UPLOAD_CANCELLED' });
+        expect(result.lateAbort).toEqual({ name: 'AbortError', code: 'UPLOAD_CANCELLED' });
+        expect(await storedUploads()).not.toContain('late.bin');
       } finally {
         await browser.close();
       }

@@ -6,7 +6,11 @@ import type { ResponseLike, RestClient } from './rest.js';
 export type UploadData = Blob | ArrayBuffer | Uint8Array;
 
 export interface UploadProgress {
-  /** Bytes sent so far: never goes down, and ends at `total` once the server has answered. */
+  /**
+   * Bytes sent so far: never goes down within one send, and ends at `total` once the server has
+   * answered. When the file is sent again (after a 401 and a token refresh the whole body is
+   * repeated) it starts again from 0, so the numbers show what is really on its way.
+   */
   loaded: number;
   total: number;
 }
@@ -17,7 +21,11 @@ export interface UploadOptions {
   /** The MIME type (default: the Blob's type, else application/octet-stream); images are sniffed anyway. */
   type?: string;
   onProgress?: (progress: UploadProgress) => void;
-  /** Aborting rejects the upload with a `ParleyUploadCancelledError`; the server keeps nothing. */
+  /**
+   * Aborting rejects the upload with a `ParleyUploadCancelledError`. An abort during the body
+   * leaves nothing on the server; an abort after the server has stored the file (its answer still
+   * on the way) leaves an upload no message references, which the server's cleanup job deletes.
+   */
   signal?: AbortSignal;
 }
 
@@ -49,7 +57,7 @@ export async function uploadFile(
   const { signal } = options;
   let reported = -1;
   const progress = (loaded: number) => {
-    // Monotonic: a repeated request (after a token refresh) starts again at 0 unseen.
+    // Monotonic within one send; `send` below resets it for a repeated one.
     loaded = Math.min(loaded, total);
     if (loaded <= reported) return;
     reported = loaded;
@@ -57,8 +65,15 @@ export async function uploadFile(
   };
   if (signal?.aborted) throw new ParleyUploadCancelledError();
   try {
-    const answer = await rest.call<UploadResponse>((headers) => {
+    const answer = await rest.call<UploadResponse>(async (headers) => {
+      // `call` may have awaited the token provider (or a refresh) since the check above.
+      if (signal?.aborted) throw new ParleyUploadCancelledError();
       headers['content-type'] = type;
+      // A repeated send (after a token refresh) starts from 0 again: the bytes go once more.
+      if (reported >= 0) {
+        reported = -1;
+        progress(0);
+      }
       return typeof XMLHttpRequest === 'function'
         ? viaXhr(url, headers, data, progress, signal)
         : viaFetch(rest.fetch, url, headers, data, total, progress, signal);
@@ -80,6 +95,8 @@ function viaXhr(
   signal: AbortSignal | undefined,
 ): Promise<ResponseLike> {
   return new Promise((resolve, reject) => {
+    // An already aborted signal never fires 'abort' again: the listener below would miss it.
+    if (signal?.aborted) return reject(new ParleyUploadCancelledError());
     const xhr = new XMLHttpRequest();
     xhr.open('POST', url);
     for (const [key, value] of Object.entries(headers)) xhr.setRequestHeader(key, value);

@@ -10,8 +10,8 @@ export const uploadCleanupPolicy = (): QueuePolicy => ({
 
 /**
  * Hourly upload housekeeping for every app (UploadsService.cleanup): unfinished uploads of dead
- * processes, removals that failed, uploads of deleted channels, and uploads no message refers to
- * after UPLOAD_ORPHAN_HOURS. Idempotent: a rerun removes what is left.
+ * processes (and their partial files on disk), removals that failed, uploads of deleted channels,
+ * and uploads no message refers to after UPLOAD_ORPHAN_HOURS. Idempotent: a rerun removes what is left.
  */
 export function uploadCleanupHandler(deps: { services: Pick<Services, 'uploads'>; logger: Logger }) {
   return async (_job: JobRun<'upload.cleanup'>) => {

@@ -53,6 +53,7 @@ describe('loadConfig', () => {
       UPLOAD_MAX_BYTES: 100 * 1024 * 1024,
       UPLOAD_BLOCKED_EXTENSIONS: expect.arrayContaining(['exe', 'bat', 'msi', 'scr', 'ps1']),
       UPLOAD_ORPHAN_HOURS: 24,
+      UPLOAD_IDLE_TIMEOUT_MS: 60_000,
       S3_REGION: 'us-east-1',
     });
   });

@@ -158,6 +158,8 @@ const ConfigSchema = z
       ),
     /** Uploads no message (or draft, or scheduled message) refers to are deleted after this many hours. */
     UPLOAD_ORPHAN_HOURS: Int(1, 24 * 365).default(24),
+    /** An upload whose client sends no byte for this long is aborted (nothing of it is kept). */
+    UPLOAD_IDLE_TIMEOUT_MS: Int(100, 3_600_000).default(60_000),
     /** S3-compatible storage (UPLOAD_STORAGE=s3), path-style: `<S3_ENDPOINT>/<S3_BUCKET>/<key>`. */
     S3_ENDPOINT: z
       .string()

@@ -468,7 +468,7 @@ export interface UploadsTable {
   height: number | null;
   blurhash: string | null;
   completed_at: Date | null;
-  /** Set by the cleanup job once a message refers to the upload (it is then no longer checked). */
+  /** Set by the send or edit that attaches the upload (or by the cleanup job when it finds it in a message); the job never removes it then. */
   referenced_at: Date | null;
   deleted_at: Date | null;
   created_at: CreatedAt;

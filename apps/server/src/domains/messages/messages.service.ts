@@ -1,4 +1,5 @@
 import type {
+  Attachment,
   ListMessagesQuery,
   Message,
   MessageEdit,
@@ -19,6 +20,7 @@ import { flagFromBlocklists, screenText } from '../moderation/blocklists.js';
 import { moderationRepository } from '../moderation/moderation.repository.js';
 import { attachPoll, preparePollForSending } from '../polls/polls.service.js';
 import { reactionsRepository } from '../reactions/reactions.repository.js';
+import { uploadsRepository } from '../uploads/uploads.repository.js';
 import { usersRepository } from '../users/users.repository.js';
 import { BeforeSendHookService } from '../webhooks/before-send.service.js';
 import { MAX_MENTIONS, parseMentions } from './mentions.js';
@@ -53,6 +55,25 @@ interface ResolvedMentions {
 }
 
 const NO_MENTIONS: ResolvedMentions = { explicit: [], channel: false, here: false, targets: [] };
+
+/**
+ * Checks that the uploads a message's attachments name exist in the app and marks them used (in
+ * the send or edit transaction, so the cleanup of unused uploads cannot remove them meanwhile).
+ * An attachment without upload_id (a link, a GIF, a file stored elsewhere) is not checked.
+ */
+async function claimUploads(tx: Executor, appId: string, attachments: readonly Attachment[]) {
+  const named = attachments.flatMap((a, index) => (a.upload_id ? [{ id: a.upload_id, index }] : []));
+  if (named.length === 0) return;
+  const live = new Set(
+    await uploadsRepository.claimForMessage(tx, appId, [...new Set(named.map((n) => n.id))]),
+  );
+  const missing = named.find((n) => !live.has(n.id));
+  if (missing) {
+    throw new AppError('UPLOAD_NOT_FOUND', `upload ${missing.id} does not exist or was deleted`, {
+      field: `body.attachments.${missing.index}.upload_id`,
+    });
+  }
+}
 
 /** Thrown inside the send transaction to roll it back when the client_msg_id already exists. */
 class DuplicateSend extends Error {}
@@ -107,6 +128,7 @@ export class MessagesService {
           at: new Date(),
         });
         const { parent, quoted } = await this.checkSendRules(tx, ctx, access, userId, body);
+        await claimUploads(tx, ctx.app.id, body.attachments);
         const poll = body.poll_id
           ? await preparePollForSending(tx, ctx, access, userId, body.poll_id)
           : undefined;
@@ -427,6 +449,7 @@ export class MessagesService {
       if (text.trim() === '' && attachments.length === 0)
         throw new AppError('MESSAGE_EMPTY', undefined, { field: 'text' });
       if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
+      if (body.attachments) await claimUploads(tx, ctx.app.id, body.attachments);
       const remention = body.text !== undefined || body.mentioned_user_ids !== undefined;
       const mentions = remention
         ? await this.resolveMentions(tx, ctx, access, current.user_id, text, body.mentioned_user_ids ?? [])

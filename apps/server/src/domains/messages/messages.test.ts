@@ -472,6 +472,93 @@ describe('payload validation', () => {
   });
 });
 
+describe('attachments of uploads', () => {
+  /** A real upload through POST …/uploads (raw body), as bob. */
+  async function upload(path: string, name: string) {
+    const res = await server.parley.http.inject({
+      method: 'POST',
+      url: `${path}/uploads?name=${name}`,
+      headers: {
+        'x-api-key': app.apiKey,
+        authorization: `Bearer ${await app.token('bob')}`,
+        'content-type': 'text/plain',
+      },
+      payload: Buffer.from(`the contents of ${name}`),
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    return res.json() as { upload: { id: string }; attachment: { upload_id: string } };
+  }
+  const referencedAt = async (id: string) =>
+    (
+      await server.database.db
+        .selectFrom('uploads')
+        .select('referenced_at')
+        .where('app_id', '=', app.id)
+        .where('id', '=', id)
+        .executeTakeFirstOrThrow()
+    ).referenced_at;
+
+  it("a send marks its uploads used; an unknown, deleted or other app's upload is refused, naming the attachment", async () => {
+    const path = await channel('with-uploads');
+    const first = await upload(path, 'a.txt');
+    expect(await referencedAt(first.upload.id)).toBeNull();
+    const sent = await send(bob, path, 'see attached', {
+      attachments: [{ type: 'file', url: 'https://example.com/x' }, first.attachment],
+    });
+    expect((sent as Msg & { attachments: unknown[] }).attachments).toHaveLength(2);
+    expect(await referencedAt(first.upload.id)).toBeInstanceOf(Date);
+
+    const gone = await upload(path, 'b.txt');
+    const deleted = await server.parley.http.inject({
+      method: 'DELETE',
+      url: `${path}/uploads/${gone.upload.id}`,
+      headers: { 'x-api-key': app.apiKey, authorization: `Bearer ${await app.token('bob')}` },
+    });
+    expect(deleted.statusCode, deleted.body).toBe(200);
+    const other = await server.createApp();
+    const strangers = [
+      ['00000000-0000-7000-8000-000000000000', 'does not exist'],
+      [gone.upload.id, 'deleted'],
+    ];
+    for (const [uploadId, why] of strangers) {
+      const res = await bob.post(`${path}/messages`, {
+        text: 'broken link',
+        attachments: [first.attachment, { ...first.attachment, upload_id: uploadId }],
+      });
+      expect(res.status, why).toBe(404);
+      expect(res.body.code, why).toBe('UPLOAD_NOT_FOUND');
+      expect(res.body.details.field, why).toBe('body.attachments.1.upload_id');
+    }
+    // App B cannot name app A's upload (ids are per app).
+    await other.server.post('/users', { users: [{ id: 'bob' }] });
+    await other.server.post('/channels', { type: 'messaging', id: 'b-room', members: ['bob'] });
+    const crossApp = await other.server.post('/channels/messaging/b-room/messages', {
+      text: 'not yours',
+      user_id: 'bob',
+      attachments: [first.attachment],
+    });
+    expect(crossApp.status).toBe(404);
+    expect(crossApp.body.code).toBe('UPLOAD_NOT_FOUND');
+    const notUuid = await bob.post(`${path}/messages`, {
+      text: 'x',
+      attachments: [{ type: 'file', upload_id: '../../etc/passwd' }],
+    });
+    expect(notUuid.status).toBe(400);
+    expect(notUuid.body.details.field).toBe('body.attachments.0.upload_id');
+
+    // An edit that adds an upload marks it too, and is refused for a missing one.
+    const later = await upload(path, 'c.txt');
+    const edited = await bob.patch(`/messages/${sent.id}`, { attachments: [later.attachment] });
+    expect(edited.status, JSON.stringify(edited.body)).toBe(200);
+    expect(await referencedAt(later.upload.id)).toBeInstanceOf(Date);
+    const badEdit = await bob.patch(`/messages/${sent.id}`, {
+      attachments: [{ ...later.attachment, upload_id: gone.upload.id }],
+    });
+    expect(badEdit.status).toBe(404);
+    expect(badEdit.body.details.field).toBe('body.attachments.0.upload_id');
+  });
+});
+
 describe('query counts of the hot paths (an N+1 fails here)', () => {
   let counter: QueryCounter;
   let path: string;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -33,6 +33,31 @@ export class DiskStorage implements FileStorage {
     const path = resolve(this.root, key);
     if (!path.startsWith(this.root + sep)) throw new Error(`storage key escapes the root: ${key}`);
     return path;
+  }
+
+  async removeStalePartials(before: Date): Promise<number> {
+    const tmpDir = join(this.root, '.tmp');
+    let names: string[];
+    try {
+      names = await readdir(tmpDir);
+    } catch (error) {
+      if (isMissing(error)) return 0;
+      throw new StorageError(`cannot list ${tmpDir}: ${(error as Error).message}`);
+    }
+    let removed = 0;
+    for (const name of names) {
+      if (!name.endsWith('.part')) continue;
+      const path = join(tmpDir, name);
+      try {
+        if ((await stat(path)).mtime >= before) continue;
+        await unlink(path);
+        removed++;
+      } catch (error) {
+        // Renamed into place or removed by its upload meanwhile: nothing to do.
+        if (!isMissing(error)) throw new StorageError(`cannot remove ${path}: ${(error as Error).message}`);
+      }
+    }
+    return removed;
   }
 
   async put(key: string, body: Readable, _meta: { contentType: string; size: number }): Promise<void> {

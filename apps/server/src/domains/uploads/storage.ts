@@ -34,6 +34,12 @@ export interface FileStorage {
   get(key: string, range?: ByteRange): Promise<StoredObject | undefined>;
   head(key: string): Promise<{ size: number } | undefined>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes partial writes last touched before `before` (left by a crash mid-upload; an upload in
+   * progress writes at least every UPLOAD_IDLE_TIMEOUT_MS). Returns how many went. Stores whose
+   * writes leave nothing behind (S3 single PUT) have none.
+   */
+  removeStalePartials?(before: Date): Promise<number>;
 }
 
 /** The store failed (unreachable, refused our credentials, out of space): not the client's fault. */

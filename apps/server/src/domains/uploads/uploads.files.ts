@@ -18,15 +18,18 @@ const BLOCKED_MIME_TYPES = new Set([
 ]);
 
 /**
- * The name as stored and served: its last path segment, NFC, without control and bidi-override
- * characters (the "gpj.exe" trick), whitespace collapsed, trailing dots and spaces dropped (Windows
+ * The name as stored and served: its last path segment, NFC, without control, bidi-override and
+ * zero-width characters (the "gpj.exe" trick; "x.ex\u200be" that looks like "x.exe"), whitespace collapsed, trailing dots and spaces dropped (Windows
  * drops them too, which would turn "x.exe." into "x.exe"), at most 255 characters.
  */
 export function sanitizeFileName(raw: string): string {
   const last = raw.normalize('NFC').split(/[/\\]/).pop() ?? '';
   const clean = last
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
-    .replace(/[\u0000-\u001f\u007f-\u009f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, '')
+    .replace(
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: removing control characters is the point
+      /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u200b-\u200d\u2028\u2029\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g,
+      '',
+    )
     .replace(/\s+/g, ' ')
     .trim()
     .replace(/[. ]+$/, '');
@@ -69,6 +72,12 @@ export function parseContentLength(header: string | undefined): number {
   return Number(header);
 }
 
+const TEXT_EXTENSIONS = new Set(['txt', 'text', 'md', 'markdown', 'csv', 'tsv', 'log']);
+
+/** Whether a file is declared text by both its type and its extension (see UploadMeter). */
+export const isDeclaredText = (name: string, mimeType: string) =>
+  mimeType.startsWith('text/') && TEXT_EXTENSIONS.has(extensionOf(name));
+
 export type AttachmentKind = 'image' | 'video' | 'audio' | 'file';
 
 /** Images are those we decoded (they have a size); video and audio by their type; the rest are files. */
@@ -79,11 +88,14 @@ export function attachmentKind(row: { mime_type: string; width: number | null })
   return 'file';
 }
 
+/** Types sent as themselves although they are downloads: they cannot run as a page or a script. */
+const SAFE_DOWNLOAD_TYPES = new Set(['application/pdf', 'text/plain']);
+
 /**
- * How a stored file is served. Decoded images, video and audio are shown inline; everything else
- * is a download, and types a browser could run as a page (HTML, SVG, XML, scripts) or that claim
- * to be an image we did not decode are sent as application/octet-stream. With nosniff and the
- * sandbox CSP on every answer, no upload can run script on our origin.
+ * How a stored file is served. Decoded images, video and audio are shown inline with their type;
+ * everything else is a download sent as application/octet-stream, except a few types that cannot
+ * run (PDF, plain text with a charset). A denylist of "risky" types would miss some (text/jscript,
+ * text/css, …). With nosniff and the sandbox CSP on every answer, no upload runs on our origin.
  */
 export function servedAs(
   row: { mime_type: string; width: number | null },
@@ -92,8 +104,12 @@ export function servedAs(
   if (variant === 'thumb') return { contentType: 'image/webp', inline: true };
   const kind = attachmentKind(row);
   if (kind !== 'file') return { contentType: row.mime_type, inline: true };
-  const risky = /html|xml|svg|javascript|ecmascript|^image\//.test(row.mime_type);
-  return { contentType: risky ? 'application/octet-stream' : row.mime_type, inline: false };
+  if (!SAFE_DOWNLOAD_TYPES.has(row.mime_type))
+    return { contentType: 'application/octet-stream', inline: false };
+  return {
+    contentType: row.mime_type.startsWith('text/') ? `${row.mime_type}; charset=utf-8` : row.mime_type,
+    inline: false,
+  };
 }
 
 /** RFC 6266 / 5987: an ASCII fallback name and the exact UTF-8 name. */
@@ -119,6 +135,8 @@ export class UploadMeter extends Transform {
   constructor(
     private readonly declared: number,
     private readonly limit: number,
+    /** Declared as text by both type and extension: "MZ" at its start is a word, not a program. */
+    private readonly textual = false,
   ) {
     super();
   }
@@ -166,7 +184,7 @@ export class UploadMeter extends Transform {
     this.decided = true;
     const head = Buffer.concat(this.head);
     this.head = [];
-    if (isExecutable(head)) {
+    if (!this.textual && isExecutable(head)) {
       return new AppError('UPLOAD_TYPE_NOT_ALLOWED', 'executables may not be uploaded', { field: 'file' });
     }
     this.sniffedImage = looksLikeImage(head);

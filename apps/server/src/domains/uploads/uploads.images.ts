@@ -14,6 +14,36 @@ export const IMAGE_MAX_BYTES = 32 * 1024 * 1024;
 /** Thumbnails fit inside this box (never enlarged). */
 export const THUMB_SIZE = 400;
 
+/** Images decoded at once (each holds a decoded image and a libvips thread pool): a burst queues. */
+export const IMAGE_CONCURRENCY = 2;
+
+/** At most `limit` tasks run at once; the others wait their turn, first come first served. */
+export class Semaphore {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(readonly limit: number) {}
+
+  get active(): number {
+    return this.running;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else this.running++;
+    try {
+      return await task();
+    } finally {
+      // Hand the slot straight to the next in line (running stays the same), or free it.
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+const decoding = new Semaphore(IMAGE_CONCURRENCY);
+
 /** The raster formats we decode, and their MIME types. SVG is deliberately absent (scripts). */
 const RASTER: Record<string, string> = {
   jpeg: 'image/jpeg',
@@ -48,9 +78,14 @@ export type ImageResult =
 /**
  * Decodes an image: its real format (from the bytes), its displayed size (EXIF orientation
  * applied), a webp thumbnail that fits in 400×400 and a blurhash. Bytes that sharp cannot decode
- * as one of our raster formats are `not_image` (stored as a plain file by the caller).
+ * as one of our raster formats are `not_image` (stored as a plain file by the caller). At most
+ * IMAGE_CONCURRENCY images are decoded at once.
  */
-export async function processImage(bytes: Buffer): Promise<ImageResult> {
+export function processImage(bytes: Buffer): Promise<ImageResult> {
+  return decoding.run(() => decode(bytes));
+}
+
+async function decode(bytes: Buffer): Promise<ImageResult> {
   let meta: Metadata;
   try {
     // Header only: cheap, and tells the pixel count before anything is decoded.
@@ -62,13 +97,14 @@ export async function processImage(bytes: Buffer): Promise<ImageResult> {
   if (!mimeType || !meta.width || !meta.height) return { kind: 'not_image' };
   const pixels = meta.width * (meta.pageHeight ?? meta.height);
   if (pixels > IMAGE_MAX_PIXELS) return { kind: 'too_many_pixels', pixels };
-  const input = () => sharp(bytes, { limitInputPixels: IMAGE_MAX_PIXELS, failOn: 'error' }).rotate();
   try {
-    const thumb = await input()
+    // The one full decode; the blurhash is computed from the (small) thumbnail.
+    const thumb = await sharp(bytes, { limitInputPixels: IMAGE_MAX_PIXELS, failOn: 'error' })
+      .rotate()
       .resize(THUMB_SIZE, THUMB_SIZE, { fit: 'inside', withoutEnlargement: true })
       .webp({ quality: 80 })
       .toBuffer();
-    const small = await input()
+    const small = await sharp(thumb)
       .resize(32, 32, { fit: 'inside' })
       .ensureAlpha()
       .raw()

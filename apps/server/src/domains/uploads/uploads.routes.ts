@@ -46,7 +46,8 @@ export function parseRange(
   ifRange: string | undefined,
   etag: string,
 ): ByteRange | 'unsatisfiable' | undefined {
-  if (!header || (ifRange !== undefined && ifRange.trim() !== etag)) return undefined;
+  // An empty file has no byte to range over: it is sent whole (empty), whatever was asked.
+  if (!header || size === 0 || (ifRange !== undefined && ifRange.trim() !== etag)) return undefined;
   const m = header.trim().match(/^bytes=(\d*)-(\d*)$/);
   if (!m || (!m[1] && !m[2])) return undefined;
   if (!m[1]) {
@@ -152,11 +153,14 @@ export const uploadsRoutes =
         // The answer is the file's bytes (a stream), not a serialised schema.
         const reply = typedReply as FastifyReply;
         const file = await services.uploads.resolveFile(req.params);
-        reply
-          .header('etag', file.etag)
-          .header('cache-control', 'private, max-age=31536000, immutable')
-          .header('x-content-type-options', 'nosniff');
-        if (etagMatches(req.headers['if-none-match'], file.etag)) return reply.status(304).send();
+        // Validators and caching only on answers about the file itself: an error (404, 416, 502)
+        // cached for a year would outlive its cause.
+        const cacheable = () =>
+          reply
+            .header('etag', file.etag)
+            .header('cache-control', 'private, max-age=31536000, immutable')
+            .header('x-content-type-options', 'nosniff');
+        if (etagMatches(req.headers['if-none-match'], file.etag)) return cacheable().status(304).send();
         const ifRange = req.headers['if-range'];
         const range = parseRange(
           req.headers.range,
@@ -169,7 +173,7 @@ export const uploadsRoutes =
           throw new AppError('RANGE_NOT_SATISFIABLE', undefined, { size: file.size });
         }
         const object = await services.uploads.openFile(file, range);
-        reply
+        cacheable()
           .header('content-type', file.contentType)
           .header('content-disposition', contentDisposition(file.inline, file.fileName))
           // Even a file opened directly can run nothing on our origin.

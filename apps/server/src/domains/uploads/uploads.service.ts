@@ -17,6 +17,7 @@ import { StorageError } from './storage.js';
 import {
   attachmentKind,
   checkAllowedType,
+  isDeclaredText,
   normaliseMimeType,
   parseContentLength,
   sanitizeFileName,
@@ -28,7 +29,11 @@ import { type UploadKeys, uploadsRepository } from './uploads.repository.js';
 
 type UploadsConfig = Pick<
   Config,
-  'PARLEY_PUBLIC_URL' | 'UPLOAD_MAX_BYTES' | 'UPLOAD_BLOCKED_EXTENSIONS' | 'UPLOAD_ORPHAN_HOURS'
+  | 'PARLEY_PUBLIC_URL'
+  | 'UPLOAD_MAX_BYTES'
+  | 'UPLOAD_BLOCKED_EXTENSIONS'
+  | 'UPLOAD_ORPHAN_HOURS'
+  | 'UPLOAD_IDLE_TIMEOUT_MS'
 >;
 
 export interface UploadInput {
@@ -50,8 +55,16 @@ export interface ServedFile {
   etag: string;
 }
 
-/** Uploads whose bytes have not all arrived after this long belong to a dead process. */
-const PENDING_TIMEOUT_MS = 3_600_000;
+/**
+ * Every upload must have streamed its bytes within its deadline: UPLOAD_BASE_DEADLINE_S plus its
+ * size at UPLOAD_MIN_BYTES_PER_SECOND (a slow mobile link: 100 MB take 53 minutes more). A slower
+ * one is aborted, so a pending row older than twice its deadline belongs to a dead process and the
+ * cleanup job may remove it without ever taking an upload still in progress.
+ */
+export const UPLOAD_BASE_DEADLINE_S = 600;
+export const UPLOAD_MIN_BYTES_PER_SECOND = 32 * 1024;
+const uploadDeadlineMs = (size: number) =>
+  (UPLOAD_BASE_DEADLINE_S + size / UPLOAD_MIN_BYTES_PER_SECOND) * 1000;
 const CLEANUP_BATCH = 100;
 
 const urlSignature = (key: Buffer, appId: string, uploadId: string, variant: FileVariant) =>
@@ -131,7 +144,8 @@ export class UploadsService {
     });
     const stored: string[] = [];
     try {
-      const meter = this.meter(input.body, size, max);
+      const meter = this.meter(input.body, size, max, isDeclaredText(name, declaredType));
+      // A put that rejects leaves nothing (the FileStorage contract): only stored keys are removed.
       await this.storage.put(storageKey, meter, { contentType: declaredType, size });
       stored.push(storageKey);
 
@@ -169,17 +183,31 @@ export class UploadsService {
         height: image?.kind === 'image' ? image.height : null,
         blurhash: image?.kind === 'image' ? image.blurhash : null,
       });
+      // The cleanup job took the upload for dead (it is removing its bytes): the client retries.
+      if (!row) {
+        throw new AppError('VALIDATION_FAILED', 'the upload took too long and was discarded', {
+          field: 'file',
+        });
+      }
       const upload = await this.toDto(row, this.publicBase(input.requestOrigin));
       return { upload, attachment: toAttachment(upload, row) };
     } catch (error) {
-      await this.discard({ app_id: appId, id, storage_key: storageKey, thumb_key: null }, stored);
+      await this.discard(
+        {
+          app_id: appId,
+          id,
+          storage_key: storageKey,
+          thumb_key: stored.find((k) => k !== storageKey) ?? null,
+        },
+        stored,
+      );
       throw this.failure(error, 'upload');
     }
   }
 
   /** Pipes the body through the meter; an aborted request fails the meter (and so the store). */
-  private meter(body: Readable, declared: number, limit: number): UploadMeter {
-    const meter = new UploadMeter(declared, limit);
+  private meter(body: Readable, declared: number, limit: number, textual: boolean): UploadMeter {
+    const meter = new UploadMeter(declared, limit, textual);
     // The meter may fail before the store listens to it (disk: while directories are made). The
     // store's `put` rejects with that error (it is kept on `meter.errored`); this only keeps an
     // early 'error' event from being unhandled.
@@ -195,6 +223,21 @@ export class UploadsService {
     body.pipe(meter);
     // The client may have gone while the channel was checked: no event will come any more.
     if (body.destroyed) aborted();
+    // A client that stops sending (or sends too slowly to finish by the deadline) holds a socket,
+    // a row and a partial file: it is cut off.
+    const tooSlow = (what: string) =>
+      meter.destroy(new AppError('VALIDATION_FAILED', `the upload ${what}`, { field: 'file' }));
+    const idleMs = this.config.UPLOAD_IDLE_TIMEOUT_MS;
+    const idle = setTimeout(() => tooSlow(`sent no data for ${idleMs} ms`), idleMs).unref();
+    const deadline = setTimeout(() => tooSlow('was too slow to finish'), uploadDeadlineMs(declared)).unref();
+    // The body already flows into the meter: one more listener takes nothing from it.
+    body.on('data', () => idle.refresh());
+    const stop = () => {
+      clearTimeout(idle);
+      clearTimeout(deadline);
+    };
+    meter.once('end', stop);
+    meter.once('close', stop);
     return meter;
   }
 
@@ -269,26 +312,42 @@ export class UploadsService {
         if (rows.length < CLEANUP_BATCH || done === 0) return;
       }
     };
-    await sweep(() =>
-      uploadsRepository.stale(this.db, new Date(now.getTime() - PENDING_TIMEOUT_MS), CLEANUP_BATCH),
-    );
+    const pending = {
+      deadlineSeconds: UPLOAD_BASE_DEADLINE_S,
+      minBytesPerSecond: UPLOAD_MIN_BYTES_PER_SECOND,
+    };
+    await sweep(() => uploadsRepository.stale(this.db, now, pending, CLEANUP_BATCH));
     await sweep(() => uploadsRepository.ofMissingChannels(this.db, CLEANUP_BATCH));
+    // Partial files of a process that died mid-write: an upload in progress writes at least once
+    // per idle timeout, so twice that without a write is a dead one.
+    try {
+      const idleBefore = new Date(now.getTime() - 2 * this.config.UPLOAD_IDLE_TIMEOUT_MS);
+      removed += (await this.storage.removeStalePartials?.(idleBefore)) ?? 0;
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not remove partial upload files; the next run retries');
+    }
 
     const before = new Date(now.getTime() - this.config.UPLOAD_ORPHAN_HOURS * 3_600_000);
     let after: { created_at: Date; id: string } | undefined;
     for (;;) {
-      const rows = await uploadsRepository.unreferenced(this.db, before, after, CLEANUP_BATCH);
-      const inMessages = new Map<string, string[]>();
-      for (const row of rows) {
-        if (row.in_message) inMessages.set(row.app_id, [...(inMessages.get(row.app_id) ?? []), row.id]);
-        else if (!row.in_pending && (await this.removeAll(row))) removed++;
+      const candidates = await uploadsRepository.unreferencedCandidates(
+        this.db,
+        before,
+        after,
+        CLEANUP_BATCH,
+      );
+      const byApp = new Map<string, string[]>();
+      for (const row of candidates) byApp.set(row.app_id, [...(byApp.get(row.app_id) ?? []), row.id]);
+      for (const [appId, ids] of byApp) {
+        // Decided and marked in one statement (a send claiming one of them meanwhile wins or
+        // loses on its row lock); only the bytes of exactly those rows are removed.
+        for (const row of await uploadsRepository.deleteUnreferenced(this.db, appId, ids)) {
+          if (await this.removeStored(row)) removed++;
+        }
+        referenced += await uploadsRepository.markSeenInMessages(this.db, appId, ids);
       }
-      for (const [appId, ids] of inMessages) {
-        await uploadsRepository.markReferenced(this.db, appId, ids);
-        referenced += ids.length;
-      }
-      const last = rows.at(-1);
-      if (!last || rows.length < CLEANUP_BATCH) break;
+      const last = candidates.at(-1);
+      if (!last || candidates.length < CLEANUP_BATCH) break;
       after = { created_at: last.created_at, id: last.id };
     }
     return { removed, referenced };

@@ -1,6 +1,6 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,8 @@ import {
   type TestServer,
 } from '../../test-support/harness.js';
 import { type S3StandIn, startS3StandIn } from '../../test-support/s3-stand-in.js';
+import { Semaphore } from './uploads.images.js';
+import { uploadsRepository } from './uploads.repository.js';
 
 interface Answer {
   status: number;
@@ -119,6 +121,7 @@ describe.each(['disk', 's3'] as const)('uploads with %s storage', (kind) => {
     server = await createTestServer({
       PARLEY_DATA_DIR: dataDir,
       JOBS_WORKERS: 'false',
+      UPLOAD_IDLE_TIMEOUT_MS: '1500',
       ...(s3 ? s3Env(s3) : {}),
     });
     const address = await server.parley.http.listen({ port: 0, host: '127.0.0.1' });
@@ -300,7 +303,7 @@ describe.each(['disk', 's3'] as const)('uploads with %s storage', (kind) => {
     });
     const file = await get(res.body.upload.url);
     expect(file.bytes.equals(text)).toBe(true);
-    expect(file.headers.get('content-type')).toBe('text/plain');
+    expect(file.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(file.headers.get('content-disposition')).toBe(
       `attachment; filename="hello w_rld.txt"; filename*=UTF-8''hello%20w%C3%B6rld.txt`,
     );
@@ -566,6 +569,167 @@ describe.each(['disk', 's3'] as const)('uploads with %s storage', (kind) => {
     );
   });
 
+  it('serves scripts and styles, whatever their type, as application/octet-stream downloads', async () => {
+    for (const type of ['text/jscript', 'text/css', 'application/javascript', 'text/vbscript', 'text/csv']) {
+      const res = await upload('owner', Buffer.from('alert(1)'), { name: 'x.dat', type });
+      expect(res.status, type).toBe(201);
+      const served = await get(res.body.upload.url);
+      expect([type, served.headers.get('content-type')]).toEqual([type, 'application/octet-stream']);
+      expect(served.headers.get('content-disposition')).toMatch(/^attachment;/);
+      expect(served.headers.get('x-content-type-options')).toBe('nosniff');
+    }
+    const pdf = await upload('owner', Buffer.from('%PDF-1.4'), { name: 'a.pdf', type: 'application/pdf' });
+    const servedPdf = await get(pdf.body.upload.url);
+    expect(servedPdf.headers.get('content-type')).toBe('application/pdf');
+    expect(servedPdf.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
+  });
+
+  it('error answers carry no validator and are not cached; an empty file ignores Range', async () => {
+    const res = await upload('owner', Buffer.from('0123456789'), { name: 'ten.txt', type: 'text/plain' });
+    const unsatisfiable = await get(res.body.upload.url, { range: 'bytes=50-' });
+    expect(unsatisfiable.status).toBe(416);
+    expect(unsatisfiable.headers.get('etag')).toBeNull();
+    expect(unsatisfiable.headers.get('cache-control') ?? '').not.toMatch(/immutable|max-age/);
+    const ok = await get(res.body.upload.url);
+    expect([ok.status, ok.headers.get('cache-control')]).toEqual([
+      200,
+      'private, max-age=31536000, immutable',
+    ]);
+    expect(ok.headers.get('etag')).toBeTruthy();
+    const notModified = await get(res.body.upload.url, { 'if-none-match': ok.headers.get('etag')! });
+    expect(notModified.status).toBe(304);
+
+    // Gone from the store under a live row (a failed removal): 404 without the year-long cache.
+    await server.parley.services.uploads.storage.delete(`${app.id}/${res.body.upload.id}/original`);
+    const missing = await get(res.body.upload.url);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('etag')).toBeNull();
+    expect(missing.headers.get('cache-control') ?? '').not.toMatch(/immutable|max-age/);
+
+    const empty = await upload('owner', Buffer.alloc(0), { name: 'empty.txt', type: 'text/plain' });
+    expect(empty.status, JSON.stringify(empty.body)).toBe(201);
+    for (const range of ['bytes=-5', 'bytes=0-', 'bytes=0-0']) {
+      const served = await get(empty.body.upload.url, { range });
+      expect([range, served.status, served.bytes.length]).toEqual([range, 200, 0]);
+    }
+  });
+
+  it('strips zero-width characters from names; accepts text starting with "MZ", refuses programs', async () => {
+    const res = await upload('owner', Buffer.from('x'), { name: 'inv\u200boice.ex\u200de\ufeff\u2060' });
+    expect([res.status, res.body.code]).toEqual([415, 'UPLOAD_TYPE_NOT_ALLOWED']);
+    const named = await upload('owner', Buffer.from('x'), { name: 'a\u200cb\u200b.txt', type: 'text/plain' });
+    expect(named.body.upload.name).toBe('ab.txt');
+
+    const text = Buffer.from('MZ is the start of this sentence, not of a program.\n');
+    const ok = await upload('owner', text, { name: 'notes.txt', type: 'text/plain' });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+    const program = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100)]);
+    for (const opts of [
+      { name: 'notes.bin', type: 'text/plain' },
+      { name: 'notes.txt', type: 'application/octet-stream' },
+    ]) {
+      const refused = await upload('owner', program, opts);
+      expect([refused.status, refused.body.code]).toEqual([415, 'UPLOAD_TYPE_NOT_ALLOWED']);
+    }
+  });
+
+  it('an upload that stops sending is cut off after UPLOAD_IDLE_TIMEOUT_MS, leaving nothing', async () => {
+    const keys = await storedKeys();
+    const rows = (await rowsOf(app.id)).length;
+    const headers = await auth('member');
+    const req = httpRequest(`${base}${room}/uploads?name=stalled.bin`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': '1000000' },
+    });
+    req.on('error', () => {});
+    const status = new Promise<number>((resolve) => req.on('response', (r) => resolve(r.statusCode ?? 0)));
+    req.write(Buffer.alloc(64 * 1024, 3));
+    // Never ends, never hangs up: the server gives up on its own.
+    expect(await status).toBe(400);
+    req.destroy();
+    await waitFor(async () => ((await rowsOf(app.id)).length === rows ? true : undefined), 5000);
+    await waitFor(
+      async () => (JSON.stringify(await storedKeys()) === JSON.stringify(keys) ? true : undefined),
+      5000,
+    );
+  });
+
+  it('an upload the cleanup job gave up on while it streamed fails cleanly (400), leaving nothing', async () => {
+    const keys = await storedKeys();
+    const rows = (await rowsOf(app.id)).length;
+    const req = httpRequest(`${base}${room}/uploads?name=late.bin`, {
+      method: 'POST',
+      headers: {
+        ...(await auth('member')),
+        'content-type': 'application/octet-stream',
+        'content-length': '2000',
+      },
+    });
+    req.on('error', () => {});
+    const answer = new Promise<{ status: number; body: string }>((resolve) =>
+      req.on('response', (r) => {
+        let body = '';
+        r.on('data', (c) => {
+          body += c;
+        });
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }));
+      }),
+    );
+    req.write(Buffer.alloc(1000, 1));
+    const row = await waitFor(async () =>
+      (await rowsOf(app.id)).find((r) => r.name === 'late.bin' && r.completed_at === null),
+    );
+    // What the job's pending sweep does to an upload it takes for dead.
+    await uploadsRepository.markDeleted(server.database.db, app.id, row.id);
+    req.end(Buffer.alloc(1000, 1));
+    const res = await answer;
+    expect(res.status, res.body).toBe(400);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'VALIDATION_FAILED', details: { field: 'file' } });
+    await waitFor(async () => ((await rowsOf(app.id)).length === rows ? true : undefined), 5000);
+    expect(await storedKeys()).toEqual(keys);
+  });
+
+  it('cleanup decides and marks in one statement: a claim after its candidate list wins', async () => {
+    const owner = await app.as('owner');
+    const claimed = await upload('owner', Buffer.from('claimed'), { name: 'claimed.txt' });
+    // A server-side upload (no user) in a user's draft is kept like any other.
+    const serverSide = await upload('server', Buffer.from('server'), { name: 'server.txt' });
+    expect(serverSide.body.upload.user_id ?? null).toBeNull();
+    expect(
+      (await owner.put(`${room}/draft`, { text: 'soon', attachments: [serverSide.body.attachment] })).status,
+    ).toBe(200);
+    const db = server.database.db;
+    const later = new Date(Date.now() + 25 * 3_600_000);
+    const candidates = await uploadsRepository.unreferencedCandidates(db, later, undefined, 10_000);
+    const ids = candidates.filter((c) => c.app_id === app.id).map((c) => c.id);
+    expect(ids).toEqual(expect.arrayContaining([claimed.body.upload.id, serverSide.body.upload.id]));
+    // A send claims one between the job's read and its decision.
+    expect(await uploadsRepository.claimForMessage(db, app.id, [claimed.body.upload.id])).toEqual([
+      claimed.body.upload.id,
+    ]);
+    const deleted = (await uploadsRepository.deleteUnreferenced(db, app.id, ids)).map((r) => r.id);
+    expect(deleted).not.toContain(claimed.body.upload.id);
+    expect(deleted).not.toContain(serverSide.body.upload.id);
+    await server.parley.services.uploads.cleanup(later);
+    expect((await get(claimed.body.upload.url)).status).toBe(200);
+    expect((await get(serverSide.body.upload.url)).status).toBe(200);
+    expect((await owner.delete(`${room}/draft`)).status).toBeLessThan(300);
+  });
+
+  it.runIf(kind === 'disk')('cleanup removes partial files a crash left in .tmp', async () => {
+    const tmp = join(dataDir, 'uploads', '.tmp');
+    await mkdir(tmp, { recursive: true });
+    const old = join(tmp, 'dead.part');
+    const fresh = join(tmp, 'alive.part');
+    await writeFile(old, 'half an upload');
+    await writeFile(fresh, 'an upload in progress');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await utimes(old, hourAgo, hourAgo);
+    await server.parley.services.uploads.cleanup();
+    expect((await readdir(tmp)).sort()).toEqual(['alive.part']);
+    await rm(fresh);
+  });
+
   it('cleanup removes unreferenced uploads and those of deleted channels, keeps referenced ones', async () => {
     const owner = await app.as('owner');
     expect(
@@ -662,4 +826,24 @@ describe.each(['disk', 's3'] as const)('uploads with %s storage', (kind) => {
       }
     },
   );
+});
+
+describe('image decoding', () => {
+  it('runs at most `limit` tasks at once; the others wait their turn', async () => {
+    const gate = new Semaphore(2);
+    let peak = 0;
+    const order: number[] = [];
+    await Promise.all(
+      [0, 1, 2, 3, 4].map((i) =>
+        gate.run(async () => {
+          peak = Math.max(peak, gate.active);
+          await new Promise((r) => setTimeout(r, 20));
+          order.push(i);
+        }),
+      ),
+    );
+    expect(peak).toBe(2);
+    expect(gate.active).toBe(0);
+    expect(order.sort()).toEqual([0, 1, 2, 3, 4]);
+  });
 });
