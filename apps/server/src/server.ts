@@ -152,7 +152,9 @@ export function createServices(
     channelTypes,
     channels,
     members: new MembersService(db, bus, channels),
-    messages: new MessagesService(db, bus, channels, new BeforeSendHookService(deps.config, deps.logger)),
+    messages: new MessagesService(db, bus, channels, new BeforeSendHookService(deps.config, deps.logger), {
+      groupCommit: deps.config.MESSAGE_GROUP_COMMIT,
+    }),
     threads: new ThreadsService(db, bus, channels),
     mentions: new MentionsService(db),
     // The message service is resolved lazily: moderation removes messages through it.

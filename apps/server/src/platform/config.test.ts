@@ -19,6 +19,7 @@ describe('loadConfig', () => {
       HOST: '127.0.0.1',
       PORT: 3000,
       DATABASE_POOL_SIZE: 10,
+      MESSAGE_GROUP_COMMIT: true,
       PARLEY_DATA_DIR: './.parley-data',
       PARLEY_SEED_DEMO: true,
       LOG_LEVEL: 'info',

@@ -21,6 +21,8 @@ const ConfigSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
       .optional(),
     DATABASE_POOL_SIZE: Int(1, 200).default(10),
+    /** Commit plain message sends of one app together while a commit is under way (ADR 0016). */
+    MESSAGE_GROUP_COMMIT: Bool.default(true),
     /** Set → rate limits (and later the realtime broker) share state through Redis. */
     REDIS_URL: z
       .string()

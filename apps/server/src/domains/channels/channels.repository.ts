@@ -53,13 +53,13 @@ type ChannelWithMemberRow = ChannelRow & {
  * The member columns of a `members m` join, prefixed, with the channel ban computed from `bans`
  * like every member read (members.repository.ts: the stored members.banned is not read).
  */
-const membershipColumns = (appId: string, cid: string) => sql`
+const membershipColumns = (appId: string) => sql`
   m.user_id as m_user_id, m.role as m_role, m.invited as m_invited,
   m.invite_accepted_at as m_invite_accepted_at, m.invite_rejected_at as m_invite_rejected_at,
   m.last_read_seq as m_last_read_seq, m.last_read_at as m_last_read_at, m.hidden as m_hidden,
   m.cleared_seq as m_cleared_seq, m.last_delivered_seq as m_last_delivered_seq,
   m.last_delivered_at as m_last_delivered_at, m.created_at as m_created_at, m.updated_at as m_updated_at,
-  exists (select 1 from bans b where b.app_id = ${appId} and b.cid = ${cid} and b.user_id = m.user_id
+  exists (select 1 from bans b where b.app_id = ${appId} and b.cid = m.cid and b.user_id = m.user_id
     and (b.expires_at is null or b.expires_at > now())) as m_banned`;
 
 function splitMembership(row: ChannelWithMemberRow): {
@@ -200,7 +200,7 @@ export const channelsRepository = {
         update members set hidden = false
         where app_id = ${appId} and cid = ${cid} and hidden ${unhideOnly} and exists (select 1 from ch)
       )
-      select ch.*, ${membershipColumns(appId, cid)}
+      select ch.*, ${membershipColumns(appId)}
       from ch left join members m on m.app_id = ${appId} and m.cid = ${cid} and m.user_id = ${userId ?? null}
     `.execute(db);
     const row = result.rows[0];
@@ -208,6 +208,62 @@ export const channelsRepository = {
     const { seq_created_at, ...rest } = row;
     const { channel, membership } = splitMembership(rest);
     return { channel, membership, last_seq: channel.last_seq, created_at: new Date(seq_created_at) };
+  },
+
+  /**
+   * Group commit (ADR 0016): locks the channels of a batch of sends, always in cid order so that
+   * two processes' batches cannot deadlock, and returns each (channel, sender) pair with the
+   * sender's membership and ban. Pairs whose channel does not exist are absent.
+   */
+  async lockForBatch(
+    db: Executor,
+    appId: string,
+    pairs: readonly { cid: string; user_id: string }[],
+  ): Promise<({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[]> {
+    const result = await sql<ChannelWithMemberRow & { pair: number | string }>`
+      select v.pair, c.*, ${membershipColumns(appId)}
+      from unnest(${pairs.map((p) => p.cid)}::text[], ${pairs.map((p) => p.user_id)}::text[])
+        with ordinality as v(cid, user_id, pair)
+      join channels c on c.app_id = ${appId} and c.cid = v.cid
+      left join members m on m.app_id = ${appId} and m.cid = v.cid and m.user_id = v.user_id
+      order by c.cid
+      for update of c
+    `.execute(db);
+    const found: ({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[] = pairs.map(
+      () => undefined,
+    );
+    for (const { pair, ...row } of result.rows) found[Number(pair) - 1] = splitMembership(row);
+    return found;
+  },
+
+  /**
+   * Group commit (ADR 0016): takes `count` seqs in each channel (its rows are already locked by
+   * lockForBatch) and unhides the channels for members who hid them. Returns each channel's last
+   * seq and the batch's created_at in it (never before its last message nor its truncation).
+   */
+  async claimSeqsForBatch(
+    db: Executor,
+    appId: string,
+    counts: readonly { cid: string; count: number }[],
+    at: Date,
+  ): Promise<Map<string, { last_seq: number; created_at: Date }>> {
+    const stamp = sql`greatest(${at}::timestamptz, c.last_message_at, c.truncated_at + interval '1 millisecond')`;
+    const result = await sql<{ cid: string; last_seq: number; created_at: Date | string }>`
+      with v(cid, n) as (
+        select * from unnest(${counts.map((c) => c.cid)}::text[], ${counts.map((c) => c.count)}::int[])
+      ), ch as (
+        update channels c set last_seq = c.last_seq + v.n, last_message_at = ${stamp}, updated_at = ${stamp}
+        from v where c.app_id = ${appId} and c.cid = v.cid
+        returning c.cid, c.last_seq, c.last_message_at as created_at
+      ), unhidden as (
+        update members set hidden = false
+        where app_id = ${appId} and cid in (select cid from ch) and hidden
+      )
+      select * from ch
+    `.execute(db);
+    return new Map(
+      result.rows.map((r) => [r.cid, { last_seq: r.last_seq, created_at: new Date(r.created_at) }]),
+    );
   },
 
   /**
@@ -222,7 +278,7 @@ export const channelsRepository = {
     userId: string | undefined,
   ): Promise<{ channel: ChannelRow; membership: MemberRow | undefined } | undefined> {
     const result = await sql<ChannelWithMemberRow>`
-      select c.*, ${membershipColumns(appId, cid)}
+      select c.*, ${membershipColumns(appId)}
       from channels c
       left join members m on m.app_id = c.app_id and m.cid = c.cid and m.user_id = ${userId ?? null}
       where c.app_id = ${appId} and c.cid = ${cid}

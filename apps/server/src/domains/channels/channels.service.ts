@@ -214,6 +214,21 @@ export class ChannelsService {
     };
   }
 
+  /**
+   * Group commit (ADR 0016): `access(…, 'send')` for a channel and membership already read and
+   * locked by channelsRepository.lockForBatch. For user callers acting as themselves.
+   */
+  async sendAccessFromRow(
+    db: Executor,
+    ctx: RequestContext,
+    found: { channel: ChannelRow; membership: MemberRow | undefined },
+    userId: string,
+  ): Promise<ChannelAccess> {
+    const config = await this.channelTypes.config(db, ctx.app.id, found.channel.type);
+    authorize('send', { actor: ctx.actor, config, membership: found.membership });
+    return { channel: found.channel, config, membership: found.membership, userId };
+  }
+
   async create(
     ctx: RequestContext,
     body: z.output<typeof CreateChannelBody>,

@@ -80,6 +80,27 @@ export const messagesRepository = {
       .executeTakeFirst();
   },
 
+  /**
+   * Group commit (ADR 0016): inserts a batch of messages in one statement. A row whose
+   * client_msg_id already exists is skipped (fewer rows come back); the caller then rolls back.
+   */
+  insertMany(db: Executor, appId: string, rows: readonly NewMessageRow[]): Promise<MessageRow[]> {
+    return db
+      .insertInto('messages')
+      .values(
+        rows.map((m) => ({
+          ...m,
+          app_id: appId,
+          custom: JSON.stringify(m.custom),
+          attachments: JSON.stringify(m.attachments),
+          updated_at: m.created_at,
+        })),
+      )
+      .onConflict((oc) => oc.doNothing())
+      .returning(messageColumns)
+      .execute();
+  },
+
   find(db: Executor, appId: string, id: string) {
     return db
       .selectFrom('messages')

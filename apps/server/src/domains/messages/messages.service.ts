@@ -15,8 +15,9 @@ import { type EventBus, inTransaction, type PendingEvents } from '../../platform
 import { uuidv7 } from '../../platform/ids.js';
 import { checkCustomSize } from '../../platform/limits.js';
 import { authorize, can } from '../channels/channels.policy.js';
+import { channelsRepository } from '../channels/channels.repository.js';
 import { type ChannelAccess, type ChannelsService, subjectOf } from '../channels/channels.service.js';
-import { flagFromBlocklists, screenText } from '../moderation/blocklists.js';
+import { blocklistNames, flagFromBlocklists, screenText } from '../moderation/blocklists.js';
 import { moderationRepository } from '../moderation/moderation.repository.js';
 import { attachPoll, preparePollForSending } from '../polls/polls.service.js';
 import { reactionsRepository } from '../reactions/reactions.repository.js';
@@ -27,6 +28,7 @@ import { MAX_MENTIONS, parseMentions } from './mentions.js';
 import { messageEditsRepository } from './message-edits.repository.js';
 import { enrich, enrichOne, forEveryone, quotedOf, toMessageDto } from './messages.dto.js';
 import { type MessageWindow, messagesRepository } from './messages.repository.js';
+import { type QueuedSend, SendBatcher } from './send-batcher.js';
 import { type FlagRow, MessageFlag, userMessagesRepository } from './user-messages.repository.js';
 
 export { toMessageDto } from './messages.dto.js';
@@ -75,6 +77,20 @@ async function claimUploads(tx: Executor, appId: string, attachments: readonly A
   }
 }
 
+/**
+ * Whether a send can join a batch (ADR 0016): a user sending as themselves a plain message — no
+ * thread, quote, poll, mention or upload to check, no before-send hook, not shadow-banned. The
+ * batch sends the rest of what a plain send checks (membership, bans, freeze, length) itself.
+ */
+function batchable(ctx: RequestContext, userId: string, body: SendMessageBody): boolean {
+  if (ctx.actor.kind !== 'user' || ctx.actor.user.id !== userId || ctx.actor.user.shadow_banned) return false;
+  if (body.parent_id || body.reply_to_id || body.poll_id || body.mentioned_user_ids.length > 0) return false;
+  if (body.attachments.some((a) => a.upload_id !== undefined)) return false;
+  const mentions = parseMentions(body.text);
+  if (mentions.tokens > 0 || mentions.channel || mentions.here) return false;
+  return BeforeSendHookService.hookOf(ctx) === undefined;
+}
+
 /** Thrown inside the send transaction to roll it back when the client_msg_id already exists. */
 class DuplicateSend extends Error {}
 
@@ -87,7 +103,13 @@ export class MessagesService {
     private readonly channels: ChannelsService,
     /** The app's before-message-send hook (domains/webhooks/before-send.service.ts). */
     private readonly beforeSend?: BeforeSendHookService,
-  ) {}
+    opts: { groupCommit?: boolean } = {},
+  ) {
+    if (opts.groupCommit) this.batcher = new SendBatcher((items) => this.flushSends(items));
+  }
+
+  /** Group commit of plain sends (ADR 0016); off when MESSAGE_GROUP_COMMIT is false. */
+  private readonly batcher: SendBatcher | undefined;
 
   /**
    * Sends a message. Idempotent on (channel, user, client_msg_id): a repeat returns the first
@@ -104,6 +126,7 @@ export class MessagesService {
   ): Promise<{ message: Message; created: boolean }> {
     const userId = actingUserId(ctx, body.user_id);
     if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
+    if (this.batcher && batchable(ctx, userId, body)) return this.batcher.submit({ ctx, cid, userId, body });
     if (this.beforeSend && BeforeSendHookService.hookOf(ctx)) {
       // A repeat must not call the app's hook again, so with a hook the lookup comes first.
       const repeat = body.client_msg_id
@@ -116,6 +139,16 @@ export class MessagesService {
       body = (await this.beforeSend.run(ctx, cid, userId, body)).body;
       if (body.custom) checkCustomSize(ctx.app, body.custom, 'custom');
     }
+    return this.sendOne(ctx, cid, userId, body);
+  }
+
+  /** One send in its own transaction: every kind of message, and the fallback of a batch. */
+  private async sendOne(
+    ctx: RequestContext,
+    cid: string,
+    userId: string,
+    body: SendMessageBody,
+  ): Promise<{ message: Message; created: boolean }> {
     try {
       const message = await inTransaction(this.db, this.bus, ctx.app.id, async (tx, events) => {
         const shadowed = await this.isShadowBanned(tx, ctx, userId);
@@ -217,6 +250,114 @@ export class MessagesService {
       if (repeat) return repeat;
       throw error;
     }
+  }
+
+  /**
+   * Commits a batch of plain sends (ADR 0016). A batch of one, and every send the batch cannot
+   * take (slow mode, DMs, blocklists), goes through sendOne; if the batch transaction fails for
+   * any reason (a repeated client_msg_id, a lost race, a database error), every send in it is
+   * retried through sendOne, which answers each on its own.
+   */
+  private async flushSends(items: QueuedSend[]): Promise<void> {
+    let single = items;
+    if (items.length > 1) {
+      try {
+        single = await this.sendBatch(items);
+      } catch {
+        single = items;
+      }
+    }
+    await Promise.all(
+      single.map((item) =>
+        this.sendOne(item.ctx, item.cid, item.userId, item.body).then(item.resolve, item.reject),
+      ),
+    );
+  }
+
+  /**
+   * One transaction for many plain sends of one app: lock their channels (cid order) and read the
+   * senders' memberships, check each send, take the seqs of each channel at once, insert all
+   * messages in one statement; the event log records all message.new events in one statement.
+   * Settles the sends it commits or refuses; returns the ones sendOne must do.
+   */
+  private async sendBatch(items: QueuedSend[]): Promise<QueuedSend[]> {
+    const app = items[0]!.ctx.app;
+    const settled: (() => void)[] = [];
+    const single: QueuedSend[] = [];
+    await inTransaction(this.db, this.bus, app.id, async (tx, events) => {
+      const found = await channelsRepository.lockForBatch(
+        tx,
+        app.id,
+        items.map((i) => ({ cid: i.cid, user_id: i.userId })),
+      );
+      const accepted: QueuedSend[] = [];
+      for (const [index, item] of items.entries()) {
+        const row = found[index];
+        try {
+          if (!row)
+            throw new AppError('CHANNEL_NOT_FOUND', `channel ${item.cid} does not exist`, { field: 'cid' });
+          const access = await this.channels.sendAccessFromRow(tx, item.ctx, row, item.userId);
+          const { channel, config } = access;
+          const slowMode = channel.slow_mode_seconds ?? config.slow_mode_seconds;
+          if (slowMode > 0 || channel.distinct_key !== null || blocklistNames(app, config).length > 0) {
+            single.push(item);
+            continue;
+          }
+          await this.checkSendRules(tx, item.ctx, access, item.userId, item.body);
+          accepted.push(item);
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          settled.push(() => item.reject(error));
+        }
+      }
+      if (accepted.length === 0) return;
+      const counts = new Map<string, number>();
+      for (const item of accepted) counts.set(item.cid, (counts.get(item.cid) ?? 0) + 1);
+      const claimed = await channelsRepository.claimSeqsForBatch(
+        tx,
+        app.id,
+        [...counts].map(([cid, count]) => ({ cid, count })),
+        new Date(),
+      );
+      const nextSeq = new Map([...counts].map(([cid, n]) => [cid, claimed.get(cid)!.last_seq - n + 1]));
+      const rows = accepted.map((item) => {
+        const seq = nextSeq.get(item.cid)!;
+        nextSeq.set(item.cid, seq + 1);
+        const at = claimed.get(item.cid)!.created_at;
+        return {
+          id: uuidv7(at.getTime()),
+          cid: item.cid,
+          seq,
+          user_id: item.userId,
+          client_msg_id: item.body.client_msg_id ?? null,
+          type: 'regular',
+          text: item.body.text,
+          custom: item.body.custom ?? {},
+          attachments: item.body.attachments,
+          mentioned_user_ids: [],
+          mentioned_channel: false,
+          mentioned_here: false,
+          parent_id: null,
+          reply_to_id: null,
+          show_in_channel: false,
+          poll_id: null,
+          created_at: at,
+          shadowed: false,
+        };
+      });
+      const inserted = await messagesRepository.insertMany(tx, app.id, rows);
+      // A repeated client_msg_id was skipped: roll back, and let sendOne answer each send.
+      if (inserted.length !== rows.length) throw new DuplicateSend();
+      const byId = new Map(inserted.map((row) => [row.id, row]));
+      for (const [index, item] of accepted.entries()) {
+        const message = toMessageDto(byId.get(rows[index]!.id)!, { quoted: null, poll: null });
+        events.record('message.new', { cid: item.cid, message });
+        settled.push(() => item.resolve({ message, created: true }));
+      }
+    });
+    // Only after the commit: a send is answered once its message is durable.
+    for (const settle of settled) settle();
+    return single;
   }
 
   /** The message an earlier send with this client_msg_id created, if the caller may still read it. */

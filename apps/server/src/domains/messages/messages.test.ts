@@ -472,6 +472,70 @@ describe('payload validation', () => {
   });
 });
 
+describe('group commit (ADR 0016): concurrent plain sends share one transaction', () => {
+  it('commits a burst in batches: every send answered, seqs gapless per channel, one event each', async () => {
+    const paths = [await channel('burst-a'), await channel('burst-b'), await channel('burst-c')];
+    const events: { cid: string; seq: number }[] = [];
+    const unsubscribe = server.parley.bus.subscribe((e) => {
+      if (e.type === 'message.new' && e.cid.startsWith('messaging:burst-')) events.push(e.message);
+    });
+    const statements = await queryCounter(server.database).during(() =>
+      Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          send([alice, bob, carol][i % 3]!, paths[i % 3]!, `burst ${i}`, { client_msg_id: `burst-${i}` }),
+        ),
+      ),
+    );
+    unsubscribe();
+    expect(events).toHaveLength(30);
+    for (const path of paths) {
+      const cid = path.replace('/channels/', '').replace('/', ':');
+      const seqs = events.filter((e) => e.cid === cid).map((e) => e.seq);
+      expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10].slice(0, seqs.length));
+      expect(seqs).toHaveLength(10);
+      const listed = (await alice.get(`${path}/messages?limit=50`)).body.messages as Msg[];
+      expect(listed.map((m) => m.seq)).toEqual(seqs);
+    }
+    // Fewer inserts than messages: at least one batch held several sends.
+    const inserts = statements.filter((q) => q.startsWith('insert into "messages"'));
+    expect(inserts.length).toBeLessThan(30);
+    expect(statements.some((q) => q.includes('for update of c'))).toBe(true);
+  });
+
+  it('refuses only the sends that break a rule, and answers repeats with the first message', async () => {
+    const open = await channel('burst-open');
+    const frozen = await channel('burst-frozen', { frozen: true });
+    const first = await send(bob, open, 'before the burst', { client_msg_id: 'burst-repeat' });
+    const results = await Promise.all([
+      ...Array.from({ length: 8 }, (_, i) => bob.post(`${open}/messages`, { text: `ok ${i}` })),
+      eve.post(`${open}/messages`, { text: 'not a member' }),
+      bob.post(`${frozen}/messages`, { text: 'brr' }),
+      bob.post(`${open}/messages`, { text: 'x'.repeat(5001) }),
+      bob.post(`${open}/messages`, { text: 'again', client_msg_id: 'burst-repeat' }),
+      bob.post('/channels/messaging/burst-nowhere/messages', { text: 'lost' }),
+    ]);
+    const codes = results.map((r) => (r.status >= 400 ? r.body.code : r.status));
+    expect(codes).toEqual([
+      201,
+      201,
+      201,
+      201,
+      201,
+      201,
+      201,
+      201,
+      'FORBIDDEN',
+      'CHANNEL_FROZEN',
+      'MESSAGE_TOO_LONG',
+      200,
+      'CHANNEL_NOT_FOUND',
+    ]);
+    expect(results[11]!.body.message.id).toBe(first.id);
+    const seqs = ((await bob.get(`${open}/messages?limit=50`)).body.messages as Msg[]).map((m) => m.seq);
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+});
+
 describe('attachments of uploads', () => {
   /** A real upload through POST …/uploads (raw body), as bob. */
   async function upload(path: string, name: string) {
