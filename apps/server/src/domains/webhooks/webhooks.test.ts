@@ -317,7 +317,11 @@ describe('delivery', () => {
     });
     expect(delivery!.completed_at).not.toBeNull();
     expect(receiver.arrivals.filter((a) => a.path === '/down')).toHaveLength(RETRY_LIMIT + 1);
-    expect(await server.parley.jobs.queueSize('webhook.deliver.dead')).toBe(deadBefore + 1);
+    // The worker records the failure before pg-boss moves the job to the dead-letter queue, so
+    // the queue may lag the log by a moment.
+    await eventually(async () =>
+      expect(await server.parley.jobs.queueSize('webhook.deliver.dead')).toBe(deadBefore + 1),
+    );
     const dead = await sql<{ data: { delivery_id: string } }>`
       select data from pgboss.job where name = 'webhook.deliver.dead'`.execute(server.database.db);
     expect(dead.rows.map((r) => r.data.delivery_id)).toContain(delivery!.id);
