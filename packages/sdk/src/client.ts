@@ -533,7 +533,7 @@ class Session implements ChannelHost {
   private readonly positions = new Map<string, TopicPosition>();
   /** Channels whose first subscribe resumed from a saved position: settles once caught up. */
   private readonly resumed = new Map<string, Promise<void>>();
-  private catchUpBatch: { cids: Set<string>; done: Promise<void> } | undefined;
+  private catchUpBatch: { since: Map<string, string | undefined>; done: Promise<void> } | undefined;
   private stopped = false;
   private requeryTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -892,28 +892,32 @@ class Session implements ChannelHost {
   private catchUp(cid: string): Promise<void> {
     let batch = this.catchUpBatch;
     if (!batch) {
-      const cids = new Set<string>();
+      const since = new Map<string, string | undefined>();
       const done = new Promise<void>((resolve) => setTimeout(resolve, 20)).then(() => {
         this.catchUpBatch = undefined;
-        return this.runCatchUp([...cids]);
+        return this.runCatchUp(since);
       });
-      batch = { cids, done };
+      batch = { since, done };
       this.catchUpBatch = batch;
     }
-    batch.cids.add(cid);
+    // Where the channel was complete, taken now: live events of the new subscription (our own
+    // replayed sends, others' messages) may move the position on before the batch runs, and a
+    // sync from there would skip what was missed before them.
+    batch.since.set(cid, this.positions.get(channelTopic(cid))?.at);
     return batch.done;
   }
 
-  private async runCatchUp(cids: string[]): Promise<void> {
+  private async runCatchUp(since: Map<string, string | undefined>): Promise<void> {
+    const cids = [...since.keys()];
     if (this.stopped || cids.length === 0) return;
     const { sync } = this.client._internals;
     // Sync from the oldest point any of these channels was known to be complete at.
-    const times = cids.map((cid) => this.positions.get(channelTopic(cid))?.at);
+    const times = [...since.values()];
     let refetchFrom: string | undefined;
     if (times.every((t): t is string => t !== undefined)) {
-      const since = [...times].sort()[0]!; // ISO times: the earliest sorts first
+      const from = [...times].sort()[0]!; // ISO times: the earliest sorts first
       try {
-        const answer = await sync.sync({ since, cids });
+        const answer = await sync.sync({ since: from, cids });
         if ('events' in answer) {
           for (const event of answer.events) this.receive(event);
           if (answer.last_sync_at) for (const cid of cids) this.syncedAt(cid, answer.last_sync_at);
