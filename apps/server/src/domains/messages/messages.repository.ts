@@ -65,24 +65,13 @@ export interface MessageWindow {
 
 export const messagesRepository = {
   /** Returns undefined when (channel, user, client_msg_id) already exists: the caller returns that one. */
-  insert(db: Executor, appId: string, m: NewMessageRow): Promise<MessageRow | undefined> {
-    return db
-      .insertInto('messages')
-      .values({
-        ...m,
-        app_id: appId,
-        custom: JSON.stringify(m.custom),
-        attachments: JSON.stringify(m.attachments),
-        updated_at: m.created_at,
-      })
-      .onConflict((oc) => oc.doNothing())
-      .returning(messageColumns)
-      .executeTakeFirst();
+  async insert(db: Executor, appId: string, m: NewMessageRow): Promise<MessageRow | undefined> {
+    return (await messagesRepository.insertMany(db, appId, [m]))[0];
   },
 
   /**
-   * Group commit (ADR 0016): inserts a batch of messages in one statement. A row whose
-   * client_msg_id already exists is skipped (fewer rows come back); the caller then rolls back.
+   * Inserts messages in one statement (one for a send, a batch for group commit, ADR 0016). A row
+   * whose client_msg_id already exists is skipped, so fewer rows come back.
    */
   insertMany(db: Executor, appId: string, rows: readonly NewMessageRow[]): Promise<MessageRow[]> {
     return db
