@@ -1,5 +1,6 @@
 import { Cid, MarkReadBody, type ParleyEvent } from '@parley/protocol';
 import { decodeJwt } from 'jose';
+import { membersRepository } from '../domains/members/members.repository.js';
 import { moderationRepository } from '../domains/moderation/moderation.repository.js';
 import { usersRepository } from '../domains/users/users.repository.js';
 import { isBanned } from '../domains/users/users.service.js';
@@ -9,6 +10,7 @@ import type { AppRow, UserRow } from '../platform/db.types.js';
 import { AppError } from '../platform/errors.js';
 import type { EventBus } from '../platform/events.js';
 import type { Logger } from '../platform/logger.js';
+import { groupByApp, ReadBatcher } from '../platform/read-batcher.js';
 import type { Services } from '../server.js';
 import type { Broker } from './broker.js';
 import { protobufCodec } from './codec.protobuf.js';
@@ -69,6 +71,21 @@ export class RealtimeService {
   readonly watchers: BrokerChannelWatchers;
   /** Watch entries are added and removed in order per session and channel. */
   private readonly watchQueue = new Map<string, Promise<void>>();
+  /** The channels a user's presence goes to: users coming online together share one query (ADR 0017). */
+  private readonly channelsOfUser = new ReadBatcher<{ appId: string; userId: string }, { cids: string[] }>(
+    async (keys) => {
+      const found = new Map<string, { cids: string[] }>();
+      const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
+        for (const key of group) found.set(`${appId}/${key.userId}`, { cids: [] });
+        const ids = group.map((key) => key.userId);
+        for (const row of await membersRepository.cidsOfUsers(this.db, appId, ids, PRESENCE_FANOUT_LIMIT))
+          found.get(`${appId}/${row.user_id}`)!.cids.push(row.cid);
+      });
+      await Promise.all(groups);
+      return found;
+    },
+    (key) => `${key.appId}/${key.userId}`,
+  );
 
   constructor(
     private readonly db: Db,
@@ -333,13 +350,7 @@ export class RealtimeService {
   private async announcePresence(appId: string, userId: string, online: boolean, known?: UserRow) {
     const user = known ?? (await usersRepository.find(this.db, appId, userId));
     if (!user) return;
-    const memberships = await this.db
-      .selectFrom('members')
-      .select('cid')
-      .where('app_id', '=', appId)
-      .where('user_id', '=', userId)
-      .limit(PRESENCE_FANOUT_LIMIT)
-      .execute();
+    const cids = (await this.channelsOfUser.load({ appId, userId }))?.cids ?? [];
     const event = {
       type: 'user.presence',
       app_id: appId,
@@ -348,7 +359,7 @@ export class RealtimeService {
       online,
       last_active_at: user.last_active_at?.toISOString() ?? null,
     };
-    for (const { cid } of memberships)
+    for (const cid of cids)
       await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
   }
 

@@ -1,10 +1,11 @@
-import { timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual, webcrypto } from 'node:crypto';
 import { AppSettings } from '@parley/protocol';
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Actor, RequestContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db.js';
-import type { AppRow } from '../../platform/db.types.js';
+import type { AppRow, UserRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
+import { groupByApp, ReadBatcher } from '../../platform/read-batcher.js';
 import { AppsService } from '../apps/apps.service.js';
 import { usersRepository } from '../users/users.repository.js';
 
@@ -22,10 +23,26 @@ export interface Credentials {
  * Anything else is a 401 with a stable code.
  */
 export class AuthService {
+  /** Every authenticated call reads its user: concurrent reads share one query (ADR 0017). */
+  private readonly userReads: ReadBatcher<{ appId: string; id: string }, UserRow>;
+
   constructor(
     private readonly db: Db,
     private readonly apps: AppsService,
-  ) {}
+  ) {
+    this.userReads = new ReadBatcher(
+      async (keys) => {
+        const found = new Map<string, UserRow>();
+        const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
+          const rows = await usersRepository.findMany(db, appId, group.map((key) => key.id));
+          for (const row of rows) found.set(`${appId}/${row.id}`, row);
+        });
+        await Promise.all(groups);
+        return found;
+      },
+      (key) => `${key.appId}/${key.id}`,
+    );
+  }
 
   async authenticate(credentials: Credentials): Promise<RequestContext> {
     if (!credentials.apiKey) throw new AppError('AUTH_MISSING', 'send the api key in the X-Api-Key header');
@@ -52,7 +69,7 @@ export class AuthService {
     }
     // One read on the hot path; the first valid token of an unknown user creates it.
     const user =
-      (await usersRepository.find(this.db, app.id, userId)) ??
+      (await this.userReads.load({ appId: app.id, id: userId })) ??
       (await usersRepository.ensure(this.db, app.id, userId));
     if (user.deleted_at) throw new AppError('USER_DELETED');
     if (user.tokens_revoked_at && isRevoked(claims.iat, user.tokens_revoked_at))
@@ -104,6 +121,25 @@ function audienceMatches(aud: unknown, apiKey: string): boolean {
 const verifiedTokens = new Map<string, { key: Uint8Array; payload: JWTPayload }>();
 const VERIFIED_TOKENS_MAX = 20_000;
 
+/**
+ * Imported HMAC keys by secret: jose imports a raw key on every verify (an async WebCrypto job),
+ * which a connect storm of distinct tokens would pay once per token. Bounded like verifiedTokens.
+ */
+const hmacKeys = new Map<string, Promise<webcrypto.CryptoKey>>();
+const HMAC_KEYS_MAX = 1_000;
+
+function hmacKey(secret: Uint8Array): Promise<webcrypto.CryptoKey> {
+  const id = Buffer.from(secret).toString('base64');
+  let key = hmacKeys.get(id);
+  if (!key) {
+    if (hmacKeys.size >= HMAC_KEYS_MAX) hmacKeys.delete(hmacKeys.keys().next().value!);
+    key = webcrypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    key.catch(() => hmacKeys.delete(id));
+    hmacKeys.set(id, key);
+  }
+  return key;
+}
+
 /** Keys are Buffers on PostgreSQL and plain Uint8Arrays on PGlite. */
 const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && timingSafeEqual(a, b);
 
@@ -133,7 +169,7 @@ async function verifyAppToken(app: AppRow, token: string) {
   let lastError: unknown;
   for (const key of keys) {
     try {
-      const { payload } = await jwtVerify(token, key, { algorithms: ['HS256'] });
+      const { payload } = await jwtVerify(token, await hmacKey(key), { algorithms: ['HS256'] });
       if (!audienceMatches(payload.aud, app.api_key)) {
         throw new AppError('AUTH_TOKEN_INVALID', 'the token was issued for another app');
       }

@@ -107,6 +107,28 @@ function splitMembership(row: ChannelWithMemberRow): {
   return { channel, membership };
 }
 
+/** Each (cid, user) pair's channel and the user's membership and ban, in the order of `pairs`. */
+async function findPairs(
+  db: Executor,
+  appId: string,
+  pairs: readonly { cid: string; user_id: string | null }[],
+  suffix: RawBuilder<unknown>,
+): Promise<({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[]> {
+  const result = await sql<ChannelWithMemberRow & { pair: number | string }>`
+    select v.pair, c.*, ${membershipColumns(appId)}
+    from unnest(${pairs.map((p) => p.cid)}::text[], ${pairs.map((p) => p.user_id)}::text[])
+      with ordinality as v(cid, user_id, pair)
+    join channels c on c.app_id = ${appId} and c.cid = v.cid
+    left join members m on m.app_id = ${appId} and m.cid = v.cid and m.user_id = v.user_id
+    ${suffix}
+  `.execute(db);
+  const found: ({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[] = pairs.map(
+    () => undefined,
+  );
+  for (const { pair, ...row } of result.rows) found[Number(pair) - 1] = splitMembership(row);
+  return found;
+}
+
 export const channelsRepository = {
   /**
    * Inserts unless the cid or distinct key exists; returns undefined on conflict. Timestamps come
@@ -215,25 +237,16 @@ export const channelsRepository = {
    * two processes' batches cannot deadlock, and returns each (channel, sender) pair with the
    * sender's membership and ban. Pairs whose channel does not exist are absent.
    */
-  async lockForBatch(
-    db: Executor,
-    appId: string,
-    pairs: readonly { cid: string; user_id: string }[],
-  ): Promise<({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[]> {
-    const result = await sql<ChannelWithMemberRow & { pair: number | string }>`
-      select v.pair, c.*, ${membershipColumns(appId)}
-      from unnest(${pairs.map((p) => p.cid)}::text[], ${pairs.map((p) => p.user_id)}::text[])
-        with ordinality as v(cid, user_id, pair)
-      join channels c on c.app_id = ${appId} and c.cid = v.cid
-      left join members m on m.app_id = ${appId} and m.cid = v.cid and m.user_id = v.user_id
-      order by c.cid
-      for update of c
-    `.execute(db);
-    const found: ({ channel: ChannelRow; membership: MemberRow | undefined } | undefined)[] = pairs.map(
-      () => undefined,
-    );
-    for (const { pair, ...row } of result.rows) found[Number(pair) - 1] = splitMembership(row);
-    return found;
+  lockForBatch(db: Executor, appId: string, pairs: readonly { cid: string; user_id: string }[]) {
+    return findPairs(db, appId, pairs, sql`order by c.cid for update of c`);
+  },
+
+  /**
+   * `findWithMembership` for many (channel, user) pairs in one statement (batched reads, ADR 0017);
+   * a pair without a user reads no membership. Pairs whose channel does not exist are absent.
+   */
+  findManyWithMembership(db: Executor, appId: string, pairs: readonly { cid: string; user_id: string | null }[]) {
+    return findPairs(db, appId, pairs, sql``);
   },
 
   /**

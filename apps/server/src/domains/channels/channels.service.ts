@@ -18,6 +18,7 @@ import { AppError } from '../../platform/errors.js';
 import { type EventBus, inTransaction } from '../../platform/events.js';
 import { checkList, compileFilter, compileSort, type FilterSpec } from '../../platform/filters.js';
 import { randomToken } from '../../platform/ids.js';
+import { groupByApp, ReadBatcher } from '../../platform/read-batcher.js';
 import { checkCustomSize } from '../../platform/limits.js';
 import { channelTypesRepository } from '../channel-types/channel-types.repository.js';
 import type { ChannelTypesService } from '../channel-types/channel-types.service.js';
@@ -159,12 +160,37 @@ const CHANNEL_SORT = {
   cid: { column: 'channels.cid' },
 };
 
+interface AccessKey {
+  appId: string;
+  cid: string;
+  userId: string | undefined;
+}
+type ChannelWithMembership = { channel: ChannelRow; membership: MemberRow | undefined };
+const accessKeyOf = (key: AccessKey) => `${key.appId}/${key.cid}/${key.userId ?? ''}`;
+
 export class ChannelsService {
+  /** `access` outside a transaction: concurrent reads share one query (ADR 0017). */
+  private readonly accessReads: ReadBatcher<AccessKey, ChannelWithMembership>;
+
   constructor(
     private readonly db: Db,
     private readonly bus: EventBus,
     private readonly channelTypes: ChannelTypesService,
-  ) {}
+  ) {
+    this.accessReads = new ReadBatcher(
+      async (keys) => {
+        const found = new Map<string, ChannelWithMembership>();
+        const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
+          const pairs = group.map((key) => ({ cid: key.cid, user_id: key.userId ?? null }));
+          const rows = await channelsRepository.findManyWithMembership(db, appId, pairs);
+          rows.forEach((row, i) => row && found.set(accessKeyOf(group[i]!), row));
+        });
+        await Promise.all(groups);
+        return found;
+      },
+      accessKeyOf,
+    );
+  }
 
   /**
    * Loads the channel, its type config and the acting user's membership, and checks `action`.
@@ -179,7 +205,10 @@ export class ChannelsService {
     userId?: string,
   ): Promise<ChannelAccess> {
     const actingId = optionalActingUserId(ctx, userId);
-    const found = await channelsRepository.findWithMembership(db, ctx.app.id, cid, actingId);
+    const found =
+      db === this.db
+        ? await this.accessReads.load({ appId: ctx.app.id, cid, userId: actingId })
+        : await channelsRepository.findWithMembership(db, ctx.app.id, cid, actingId);
     if (!found) throw new AppError('CHANNEL_NOT_FOUND', `channel ${cid} does not exist`, { field: 'cid' });
     const { channel, membership } = found;
     const config = await this.channelTypes.config(db, ctx.app.id, channel.type);

@@ -28,6 +28,18 @@ type WithBan = MemberRow & { channel_banned: boolean };
 const withBan = ({ channel_banned, ...row }: WithBan): MemberRow => ({ ...row, banned: channel_banned });
 
 export const membersRepository = {
+  /** Up to `limit` channel ids of each user, in one statement (presence fan-out, ADR 0017). */
+  async cidsOfUsers(db: Executor, appId: string, userIds: readonly string[], limit: number) {
+    const result = await sql<{ user_id: string; cid: string }>`
+      select u.user_id, m.cid
+      from unnest(${[...userIds]}::text[]) as u(user_id)
+      cross join lateral (
+        select cid from members where app_id = ${appId} and user_id = u.user_id limit ${limit}
+      ) m
+    `.execute(db);
+    return result.rows;
+  },
+
   /** Adds members that are not there yet; returns only the rows it created. */
   insertMany(db: Executor, appId: string, cid: string, members: NewMember[]): Promise<MemberRow[]> {
     if (members.length === 0) return Promise.resolve([]);

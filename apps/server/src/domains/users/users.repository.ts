@@ -27,7 +27,13 @@ export const usersRepository = {
 
   findMany(db: Executor, appId: string, ids: readonly string[]) {
     if (ids.length === 0) return Promise.resolve([] as UserRow[]);
-    return db.selectFrom('users').selectAll().where('app_id', '=', appId).where('id', 'in', ids).execute();
+    // `= any(array)`: one statement text whatever the number of ids.
+    return db
+      .selectFrom('users')
+      .selectAll()
+      .where('app_id', '=', appId)
+      .where(sql<boolean>`id = any(${[...ids]}::text[])`)
+      .execute();
   },
 
   /** Insert or overwrite the given fields; fields left undefined keep their stored value. */
