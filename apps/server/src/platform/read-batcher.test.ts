@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { groupByApp, ReadBatcher } from './read-batcher.js';
+import { byApp, ReadBatcher } from './read-batcher.js';
 
 interface Row {
   id: string;
@@ -15,6 +15,7 @@ function tableBatcher(rows: Row[], maxBatch?: number) {
       return new Map(rows.filter((row) => keys.includes(row.id)).map((row) => [row.id, row]));
     },
     (key) => key,
+    undefined,
     maxBatch,
   );
   return { batcher, batches };
@@ -78,22 +79,30 @@ describe('ReadBatcher', () => {
   });
 });
 
-describe('groupByApp', () => {
-  it('groups keys by app, keeping their order', () => {
-    const groups = groupByApp([
-      { appId: 'x', id: 1 },
-      { appId: 'y', id: 2 },
-      { appId: 'x', id: 3 },
+describe('ReadBatcher groups', () => {
+  it('loads each app apart, and one app waiting on a slow query does not hold up another', async () => {
+    const batches: string[][] = [];
+    let releaseSlow: () => void = () => {};
+    const slow = new Promise<void>((resolve) => {
+      releaseSlow = resolve;
+    });
+    const batcher = new ReadBatcher<{ appId: string; id: string }, { app: string }>(
+      async (keys) => {
+        batches.push(keys.map((key) => `${key.appId}/${key.id}`));
+        if (keys[0]!.appId === 'slow') await slow;
+        return new Map(keys.map((key) => [`${key.appId}/${key.id}`, { app: key.appId }]));
+      },
+      (key) => `${key.appId}/${key.id}`,
+      byApp,
+    );
+    const slowRead = batcher.load({ appId: 'slow', id: '1' });
+    const fast = await Promise.all([
+      batcher.load({ appId: 'fast', id: '1' }),
+      batcher.load({ appId: 'fast', id: '2' }),
     ]);
-    expect([...groups]).toEqual([
-      [
-        'x',
-        [
-          { appId: 'x', id: 1 },
-          { appId: 'x', id: 3 },
-        ],
-      ],
-      ['y', [{ appId: 'y', id: 2 }]],
-    ]);
+    expect(fast).toEqual([{ app: 'fast' }, { app: 'fast' }]);
+    expect(batches).toEqual([['slow/1'], ['fast/1', 'fast/2']]);
+    releaseSlow();
+    expect(await slowRead).toEqual({ app: 'slow' });
   });
 });

@@ -15,9 +15,14 @@ export class ReadBatcher<K, V extends object> {
   private scheduled = false;
 
   constructor(
-    /** Loads a batch; the map is keyed by `keyOf`. Keys it leaves out resolve as `undefined`. */
+    /**
+     * Loads the keys of one group (one app): the map is keyed by `keyOf`; keys it leaves out
+     * resolve as `undefined`. Each group loads and resolves on its own, so a slow tenant's query
+     * does not hold up another's reads.
+     */
     private readonly loadMany: (keys: K[]) => Promise<Map<string, V>>,
     private readonly keyOf: (key: K) => string,
+    private readonly groupOf: (key: K) => string = () => '',
     private readonly maxBatch = 256,
   ) {}
 
@@ -43,8 +48,21 @@ export class ReadBatcher<K, V extends object> {
 
   private flush() {
     if (this.pending.size === 0) return;
-    const batch = this.pending;
+    const groups = new Map<string, Map<string, { key: K; waiters: Waiter<V>[] }>>();
+    for (const [id, entry] of this.pending) {
+      const group = this.groupOf(entry.key);
+      let entries = groups.get(group);
+      if (!entries) {
+        entries = new Map();
+        groups.set(group, entries);
+      }
+      entries.set(id, entry);
+    }
     this.pending = new Map();
+    for (const entries of groups.values()) this.loadGroup(entries);
+  }
+
+  private loadGroup(batch: Map<string, { key: K; waiters: Waiter<V>[] }>) {
     let loading: Promise<Map<string, V>>;
     try {
       loading = this.loadMany([...batch.values()].map((entry) => entry.key));
@@ -55,7 +73,9 @@ export class ReadBatcher<K, V extends object> {
       (found) => {
         for (const [id, { waiters }] of batch) {
           const value = found.get(id);
-          waiters.forEach((waiter, i) => waiter.resolve(value && i > 0 ? { ...value } : value));
+          waiters.forEach((waiter, i) => {
+            waiter.resolve(value && i > 0 ? { ...value } : value);
+          });
         }
       },
       (error: unknown) => {
@@ -70,13 +90,5 @@ interface Waiter<V> {
   reject: (error: unknown) => void;
 }
 
-/** Groups keys by app: batched reads run one query per app. */
-export function groupByApp<K extends { appId: string }>(keys: readonly K[]): Map<string, K[]> {
-  const groups = new Map<string, K[]>();
-  for (const key of keys) {
-    const group = groups.get(key.appId);
-    if (group) group.push(key);
-    else groups.set(key.appId, [key]);
-  }
-  return groups;
-}
+/** Batched reads of one app's rows: the group of a key is its app. */
+export const byApp = (key: { appId: string }) => key.appId;

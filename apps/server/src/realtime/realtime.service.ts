@@ -10,7 +10,7 @@ import type { AppRow, UserRow } from '../platform/db.types.js';
 import { AppError } from '../platform/errors.js';
 import type { EventBus } from '../platform/events.js';
 import type { Logger } from '../platform/logger.js';
-import { groupByApp, ReadBatcher } from '../platform/read-batcher.js';
+import { byApp, ReadBatcher } from '../platform/read-batcher.js';
 import type { Services } from '../server.js';
 import type { Broker } from './broker.js';
 import { protobufCodec } from './codec.protobuf.js';
@@ -74,17 +74,15 @@ export class RealtimeService {
   /** The channels a user's presence goes to: users coming online together share one query (ADR 0017). */
   private readonly channelsOfUser = new ReadBatcher<{ appId: string; userId: string }, { cids: string[] }>(
     async (keys) => {
-      const found = new Map<string, { cids: string[] }>();
-      const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
-        for (const key of group) found.set(`${appId}/${key.userId}`, { cids: [] });
-        const ids = group.map((key) => key.userId);
-        for (const row of await membersRepository.cidsOfUsers(this.db, appId, ids, PRESENCE_FANOUT_LIMIT))
-          found.get(`${appId}/${row.user_id}`)!.cids.push(row.cid);
-      });
-      await Promise.all(groups);
+      const appId = keys[0]!.appId;
+      const found = new Map(keys.map((key) => [`${appId}/${key.userId}`, { cids: [] as string[] }]));
+      const ids = keys.map((key) => key.userId);
+      for (const row of await membersRepository.cidsOfUsers(this.db, appId, ids, PRESENCE_FANOUT_LIMIT))
+        found.get(`${appId}/${row.user_id}`)!.cids.push(row.cid);
       return found;
     },
     (key) => `${key.appId}/${key.userId}`,
+    byApp,
   );
 
   constructor(
@@ -359,8 +357,7 @@ export class RealtimeService {
       online,
       last_active_at: user.last_active_at?.toISOString() ?? null,
     };
-    for (const cid of cids)
-      await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
+    for (const cid of cids) await this.gateway.publish(appId, channelTopic(cid), event, { ephemeral: true });
   }
 
   /** A user who turns invisible goes offline for everyone at once, and back online when visible again. */

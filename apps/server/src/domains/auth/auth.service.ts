@@ -5,7 +5,7 @@ import type { Actor, RequestContext } from '../../platform/context.js';
 import type { Db } from '../../platform/db.js';
 import type { AppRow, UserRow } from '../../platform/db.types.js';
 import { AppError } from '../../platform/errors.js';
-import { groupByApp, ReadBatcher } from '../../platform/read-batcher.js';
+import { byApp, ReadBatcher } from '../../platform/read-batcher.js';
 import { AppsService } from '../apps/apps.service.js';
 import { usersRepository } from '../users/users.repository.js';
 
@@ -30,17 +30,17 @@ export class AuthService {
     private readonly db: Db,
     private readonly apps: AppsService,
   ) {
-    this.userReads = new ReadBatcher(
+    this.userReads = new ReadBatcher<{ appId: string; id: string }, UserRow>(
       async (keys) => {
-        const found = new Map<string, UserRow>();
-        const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
-          const rows = await usersRepository.findMany(db, appId, group.map((key) => key.id));
-          for (const row of rows) found.set(`${appId}/${row.id}`, row);
-        });
-        await Promise.all(groups);
-        return found;
+        const rows = await usersRepository.findMany(
+          db,
+          keys[0]!.appId,
+          keys.map((key) => key.id),
+        );
+        return new Map(rows.map((row) => [`${row.app_id}/${row.id}`, row]));
       },
       (key) => `${key.appId}/${key.id}`,
+      byApp,
     );
   }
 

@@ -245,7 +245,11 @@ export const channelsRepository = {
    * `findWithMembership` for many (channel, user) pairs in one statement (batched reads, ADR 0017);
    * a pair without a user reads no membership. Pairs whose channel does not exist are absent.
    */
-  findManyWithMembership(db: Executor, appId: string, pairs: readonly { cid: string; user_id: string | null }[]) {
+  findManyWithMembership(
+    db: Executor,
+    appId: string,
+    pairs: readonly { cid: string; user_id: string | null }[],
+  ) {
     return findPairs(db, appId, pairs, sql``);
   },
 

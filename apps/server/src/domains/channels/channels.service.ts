@@ -18,8 +18,8 @@ import { AppError } from '../../platform/errors.js';
 import { type EventBus, inTransaction } from '../../platform/events.js';
 import { checkList, compileFilter, compileSort, type FilterSpec } from '../../platform/filters.js';
 import { randomToken } from '../../platform/ids.js';
-import { groupByApp, ReadBatcher } from '../../platform/read-batcher.js';
 import { checkCustomSize } from '../../platform/limits.js';
+import { byApp, ReadBatcher } from '../../platform/read-batcher.js';
 import { channelTypesRepository } from '../channel-types/channel-types.repository.js';
 import type { ChannelTypesService } from '../channel-types/channel-types.service.js';
 import { membersRepository } from '../members/members.repository.js';
@@ -177,18 +177,18 @@ export class ChannelsService {
     private readonly bus: EventBus,
     private readonly channelTypes: ChannelTypesService,
   ) {
-    this.accessReads = new ReadBatcher(
+    this.accessReads = new ReadBatcher<AccessKey, ChannelWithMembership>(
       async (keys) => {
+        const pairs = keys.map((key) => ({ cid: key.cid, user_id: key.userId ?? null }));
+        const rows = await channelsRepository.findManyWithMembership(db, keys[0]!.appId, pairs);
         const found = new Map<string, ChannelWithMembership>();
-        const groups = [...groupByApp(keys)].map(async ([appId, group]) => {
-          const pairs = group.map((key) => ({ cid: key.cid, user_id: key.userId ?? null }));
-          const rows = await channelsRepository.findManyWithMembership(db, appId, pairs);
-          rows.forEach((row, i) => row && found.set(accessKeyOf(group[i]!), row));
+        rows.forEach((row, i) => {
+          if (row) found.set(accessKeyOf(keys[i]!), row);
         });
-        await Promise.all(groups);
         return found;
       },
       accessKeyOf,
+      byApp,
     );
   }
 
