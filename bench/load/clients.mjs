@@ -11,7 +11,10 @@ import { Centrifuge } from 'centrifuge';
 import { io } from 'socket.io-client';
 import WebSocket from 'ws';
 
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+// As many sockets as the chat scenario has sends in flight (its `window`): in the scenario's world
+// every sender is a different user on their own connection, so a send never queues behind another
+// in the load generator (with 64 sockets, at most 64 sends could reach the server at once).
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** A JSON request over a keep-alive agent (lighter than fetch at thousands per second). */
 export function httpJson(url, { method = 'GET', headers = {}, body } = {}) {
