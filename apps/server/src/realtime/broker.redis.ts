@@ -217,7 +217,9 @@ export class RedisBroker implements Broker {
     this.presenceTtlMs = toMs(options.presenceTtlSeconds ?? 60);
     this.idleStreamTtlMs = toMs(options.idleStreamTtlSeconds ?? 24 * 3600);
     const onError = (error: Error) => this.options.onError?.(error);
-    this.redis = new Redis(options.url);
+    // Auto-pipelining: the commands of one turn of the event loop go out in one write. A group
+    // commit publishes up to 100 messages at once; without it each is its own socket write.
+    this.redis = new Redis(options.url, { enableAutoPipelining: true });
     this.subscriber = new Redis(options.url);
     this.redis.on('error', onError);
     this.subscriber.on('error', onError);

@@ -35,6 +35,8 @@ const TYPING_THROTTLE_MS = 2_000;
 const TYPING_EXPIRY_MS = 6_000;
 /** A user's online/offline change is announced to at most this many of their channels. */
 const PRESENCE_FANOUT_LIMIT = 500;
+/** Presence and watcher entries refreshed at once (one pipelined Redis write per chunk). */
+const PRESENCE_REFRESH_CHUNK = 500;
 /**
  * How long a session reuses the user row it read instead of reading it again for a subscribe or
  * an rpc. A client sends its connect and its subscribes together, so one read serves them all;
@@ -399,23 +401,27 @@ export class RealtimeService {
     this.watchQueue.set(key, next);
   }
 
+  /**
+   * Refreshes this node's presence and watcher entries before their TTL runs out. In chunks of
+   * concurrent calls rather than one awaited call per entry: with Redis, a chunk goes out as one
+   * pipelined write, so 10,000 sessions cost a few dozen round trips instead of 20,000.
+   */
   private async refreshUserPresence() {
-    for (const [, { view }] of this.sessions) {
+    const refreshes: (() => Promise<void>)[] = [];
+    for (const [sessionId, { view }] of this.sessions) {
       for (const channel of view.channels) {
         if (!channel.startsWith('chat:channel:')) continue;
-        await this.watchers
-          .add(view.appId, channel.slice('chat:channel:'.length), view.id, view.userId)
-          .catch(() => {});
+        const cid = channel.slice('chat:channel:'.length);
+        refreshes.push(() => this.watchers.add(view.appId, cid, view.id, view.userId));
       }
-    }
-    for (const [sessionId, { view }] of this.sessions) {
       if (this.invisible.get(`${view.appId}/${view.userId}`)) continue;
-      await this.broker
-        .addPresence(presenceKey(view.appId, view.userId), sessionId, {
-          user: view.userId,
-          client: sessionId,
-        })
-        .catch(() => {});
+      const key = presenceKey(view.appId, view.userId);
+      refreshes.push(() => this.broker.addPresence(key, sessionId, { user: view.userId, client: sessionId }));
+    }
+    for (let i = 0; i < refreshes.length; i += PRESENCE_REFRESH_CHUNK) {
+      await Promise.all(
+        refreshes.slice(i, i + PRESENCE_REFRESH_CHUNK).map((refresh) => refresh().catch(() => {})),
+      );
     }
   }
 
