@@ -8,6 +8,9 @@ import { procStats, startSampler, sumSamples } from '../lib/proc.mjs';
 import { latencySummary, mapLimit, round, sleep, withTimeout } from '../lib/stats.mjs';
 import { httpJson, makeAdapter, userToken } from './clients.mjs';
 
+/** Unmeasured sending before the chat scenario's first measured phase. */
+const WARMUP_MS = 1_000;
+
 const chatRoom = (c) => `chat:channel:messaging:c${c}`;
 const userRoom = (u) => `chat:user:u${u}`;
 const FAN_ROOM = 'chat:channel:livestream:fan';
@@ -210,6 +213,28 @@ async function chat(adapter, params, pids) {
       },
     );
   };
+
+  // Warm-up, not measured: the first sends of a run open the load generator's HTTP sockets and take
+  // the servers' cold code paths (JIT, first statements on new pool connections), which would
+  // otherwise land in the first measured phase's tail. One second at the lowest rate, every server.
+  {
+    const warm = tracker();
+    track.current = { onReceive: (p) => warm.receive(p, performance.now()) };
+    let inflight = 0;
+    let sent = 0;
+    const start = performance.now();
+    while (performance.now() - start < WARMUP_MS) {
+      const due = Math.floor((rates[0] * (performance.now() - start)) / 1000);
+      while (sent < due && inflight < maxInflight) {
+        sent++;
+        inflight++;
+        void sendNext(warm, 'w_').finally(() => inflight--);
+      }
+      await sleep(2);
+    }
+    await waitFor(() => warm.received >= warm.expectedTotal() && inflight === 0, drainMs);
+    await sleep(500);
+  }
 
   // (a) open loop at fixed send rates: latency at a given load.
   const fixedResults = [];
