@@ -36,7 +36,7 @@ const TYPING_EXPIRY_MS = 6_000;
 /** A user's online/offline change is announced to at most this many of their channels. */
 const PRESENCE_FANOUT_LIMIT = 500;
 /** Presence and watcher entries refreshed at once (one pipelined Redis write per chunk). */
-const PRESENCE_REFRESH_CHUNK = 500;
+const PRESENCE_REFRESH_CHUNK = 100;
 /**
  * How long a session reuses the user row it read instead of reading it again for a subscribe or
  * an rpc. A client sends its connect and its subscribes together, so one read serves them all;
