@@ -1,3 +1,4 @@
+import { SendMessageBody } from '@parley/protocol';
 import { describe, expect, it } from 'vitest';
 import type { RequestContext } from '../../platform/context.js';
 import { MAX_BATCHES_IN_FLIGHT, MAX_SEND_BATCH, type QueuedSend, SendBatcher } from './send-batcher.js';
@@ -23,10 +24,13 @@ function heldBatcher() {
       ctx: { app: { id: app } } as RequestContext,
       cid: 'messaging:a',
       userId: 'u',
-      body: { text },
+      body: bodyOf(text),
     });
   return { batches, send };
 }
+
+/** A send body with the schema's defaults, as the route hands it over. */
+const bodyOf = (text: string) => SendMessageBody.parse({ text });
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -77,10 +81,10 @@ describe('SendBatcher', () => {
       for (const item of items) item.resolve({ message: { text: item.body.text } as never, created: true });
     });
     const ctx = { app: { id: 'a' } } as RequestContext;
-    const failed = batcher.submit({ ctx, cid: 'messaging:a', userId: 'u', body: { text: 'x' } });
+    const failed = batcher.submit({ ctx, cid: 'messaging:a', userId: 'u', body: bodyOf('x') });
     await expect(failed).rejects.toThrow('database down');
     fail = false;
-    const ok = await batcher.submit({ ctx, cid: 'messaging:a', userId: 'u', body: { text: 'y' } });
+    const ok = await batcher.submit({ ctx, cid: 'messaging:a', userId: 'u', body: bodyOf('y') });
     expect(ok.message.text).toBe('y');
   });
 });
