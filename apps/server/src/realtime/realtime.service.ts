@@ -408,16 +408,24 @@ export class RealtimeService {
    * chunks other work runs.
    */
   private async refreshUserPresence() {
+    // Checked again when a chunk runs: a session that left (or unsubscribed, or turned invisible)
+    // since the refresh began must not get its entry back for another TTL.
+    const live = (sessionId: string) => this.sessions.has(sessionId);
     const refreshes: (() => Promise<void>)[] = [];
     for (const [sessionId, { view }] of this.sessions) {
       for (const channel of view.channels) {
         if (!channel.startsWith('chat:channel:')) continue;
         const cid = channel.slice('chat:channel:'.length);
-        refreshes.push(() => this.watchers.add(view.appId, cid, view.id, view.userId));
+        refreshes.push(async () => {
+          if (live(sessionId) && view.channels.has(channel))
+            await this.watchers.add(view.appId, cid, view.id, view.userId);
+        });
       }
-      if (this.invisible.get(`${view.appId}/${view.userId}`)) continue;
       const key = presenceKey(view.appId, view.userId);
-      refreshes.push(() => this.broker.addPresence(key, sessionId, { user: view.userId, client: sessionId }));
+      refreshes.push(async () => {
+        if (live(sessionId) && !this.invisible.get(`${view.appId}/${view.userId}`))
+          await this.broker.addPresence(key, sessionId, { user: view.userId, client: sessionId });
+      });
     }
     for (let i = 0; i < refreshes.length; i += PRESENCE_REFRESH_CHUNK) {
       await Promise.all(
