@@ -13,15 +13,17 @@ import { useServerFixture } from './test-support/server-fixture.js';
 const fx = useServerFixture({ users: ['alice', 'bob'] });
 const { channel, client, proxy } = fx;
 
-/** A fetch that records "METHOD path" of every request. */
+/** A fetch that records "METHOD path" of every request, and the body of every POST /sync. */
 function countingFetch() {
   const calls: string[] = [];
+  const syncs: { last_sync_at: string; channel_cids: string[] }[] = [];
   const f: typeof fetch = (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     calls.push(`${init?.method ?? 'GET'} ${url.pathname}`);
+    if (url.pathname === '/sync') syncs.push(JSON.parse(String(init?.body)));
     return fetch(input, init);
   };
-  return { fetch: f, calls };
+  return { fetch: f, calls, syncs };
 }
 
 /** Drops the gateway's history of a channel, as a restarted memory broker or an expired Redis key would. */
@@ -30,6 +32,17 @@ async function loseHistory(cid: string) {
     fx.server.parley.realtime as unknown as { broker: { removeHistory(k: string): Promise<void> } }
   ).broker;
   await broker.removeHistory(`${fx.app.id}/chat:channel:${cid}`);
+}
+
+/** Bob connects and watches the channel, and alice's first message in it has reached him. */
+async function watchingAfterOneMessage(bob: ReturnType<typeof client>, id: string) {
+  await bob.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
+  const ch = bob.channel('messaging', id);
+  await ch.watch();
+  const alice = await fx.app.as('alice');
+  await alice.post(`/channels/messaging/${id}/messages`, { text: 'seen' });
+  await eventually(() => expect(ch.messages).toHaveLength(1));
+  return { ch, alice };
 }
 
 const refetches = (calls: string[]) =>
@@ -88,12 +101,7 @@ describe('catching up when realtime history was lost', () => {
     const net = await proxy();
     const counter = countingFetch();
     const bob = client({ baseUrl: net.url, fetch: counter.fetch, messageLimit: 20 });
-    await bob.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
-    const ch = bob.channel('messaging', 'resync');
-    await ch.watch();
-    const alice = await fx.app.as('alice');
-    await alice.post('/channels/messaging/resync/messages', { text: 'seen' });
-    await eventually(() => expect(ch.messages).toHaveLength(1));
+    const { ch, alice } = await watchingAfterOneMessage(bob, 'resync');
     await net.stop();
     await eventually(() => expect(bob.connectionState).toBe('offline'));
     // More than SYNC_MAX_EVENTS (250) events since the last one bob applied.
@@ -116,19 +124,9 @@ describe('catching up when realtime history was lost', () => {
 describe('the catch-up window', () => {
   it('syncs from where the channel was complete when its subscription came back, not from where live events moved it meanwhile', async () => {
     await channel('window');
-    const syncs: { last_sync_at: string; channel_cids: string[] }[] = [];
-    const recording: typeof fetch = async (input, init) => {
-      const url = new URL(input instanceof Request ? input.url : String(input));
-      if (url.pathname === '/sync') syncs.push(JSON.parse(String(init?.body)));
-      return fetch(input, init);
-    };
+    const { fetch: recording, syncs } = countingFetch();
     const bob = client({ fetch: recording });
-    await bob.connectUser({ id: 'bob' }, () => fx.app.token('bob'));
-    const ch = bob.channel('messaging', 'window');
-    await ch.watch();
-    const alice = await fx.app.as('alice');
-    await alice.post('/channels/messaging/window/messages', { text: 'seen' });
-    await eventually(() => expect(ch.messages).toHaveLength(1));
+    await watchingAfterOneMessage(bob, 'window');
 
     // Reach into the session: the subscription "comes back unrecovered" (catchUp is what the SDK
     // calls then), and before the batched catch-up runs (it waits 20 ms for other channels) a live
