@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { selectMessages, selectReplies } from './state/selectors.js';
 import { draftKey, type ParleyState } from './state/types.js';
 import { DexieStore } from './stores/dexie.js';
+import { cachedSlices } from './test-support/fixtures.js';
 import { eventually } from './test-support/proxy.js';
 import { useServerFixture } from './test-support/server-fixture.js';
 
@@ -15,20 +16,6 @@ import { useServerFixture } from './test-support/server-fixture.js';
 const fx = useServerFixture({ users: ['alice', 'bob', 'mallory'], members: ['alice', 'bob', 'mallory'] });
 const { channel, connected, client, proxy } = fx;
 const CID = 'messaging:cache';
-
-/** The parts of the state the cache keeps besides channels and messages. */
-const cachedSlices = (s: ParleyState) => ({
-  replies: s.replies,
-  threads: s.threads,
-  threadList: s.threadList,
-  mentions: s.mentions,
-  blocks: s.blocks,
-  userMutes: s.userMutes,
-  drafts: s.drafts,
-  reminders: s.reminders,
-  scheduledMessages: s.scheduledMessages,
-  starred: s.starred,
-});
 
 describe('the persistent cache after a reload while offline', () => {
   it('shows the open thread, drafts, lists and mentions, keeps blocked users hidden, then lets the server win', async () => {

@@ -6,6 +6,7 @@ import {
   applyAll,
   at,
   CID,
+  cachedSlices,
   channelState,
   event,
   fetched,
@@ -100,6 +101,9 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
     Array.from({ length: to - from + 1 }, (_, i) =>
       message(from + i, { cid: parent.cid, parent_id: parent.id, type: 'reply' }),
     );
+  /** The state after a page of `parent`'s replies was fetched. */
+  const withReplies = (state: ParleyState, parent: Message, messages: Message[], limit = 30) =>
+    reduce(state, { type: 'rest/replies', parent_id: parent.id, messages, page: 'latest', limit });
   const threadOf = (parent: Message, over: Partial<Thread> = {}): Thread => ({
     cid: parent.cid,
     parent,
@@ -134,13 +138,7 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
   function loaded(): ParleyState {
     const parent = parentOf(1);
     let state = fetched(channelState({ channel: { last_seq: 4 } }), [parent]);
-    state = reduce(state, {
-      type: 'rest/replies',
-      parent_id: parent.id,
-      messages: repliesTo(parent, 2, 4),
-      page: 'latest',
-      limit: 30,
-    });
+    state = withReplies(state, parent, repliesTo(parent, 2, 4));
     state = reduce(state, { type: 'rest/threads', threads: [threadOf(parent)], next: 'c1', append: false });
     state = reduce(state, { type: 'rest/mentions', messages: [message(3)], append: false, limit: 25 });
     state = reduce(state, {
@@ -169,24 +167,10 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
     return reduce(initialState('alice'), { type: 'local/hydrate', cache: await store.load('alice') });
   }
 
-  const slices = (s: ParleyState) => ({
-    replies: s.replies,
-    threads: s.threads,
-    threadList: s.threadList,
-    mentions: s.mentions,
-    blocks: s.blocks,
-    userMutes: s.userMutes,
-    channelMutes: s.channelMutes,
-    drafts: s.drafts,
-    reminders: s.reminders,
-    scheduledMessages: s.scheduledMessages,
-    starred: s.starred,
-  });
-
   it('restores the same state the server loads, and later events apply on top as on the loaded one', async () => {
     const state = loaded();
     const restored = await restart(state);
-    expect(slices(restored)).toEqual(slices(state));
+    expect(cachedSlices(restored)).toEqual(cachedSlices(state));
 
     const parent = state.threads[parentOf(1).id]!.parent;
     const events = [
@@ -199,7 +183,7 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
       event('notification.user_unblocked', { user_id: 'alice', target_id: 'mallory' }),
       event('notification.mention', { cid: CID, user_id: 'alice', message: message(5) }),
     ] as ServerEvent[];
-    expect(slices(applyAll(restored, events))).toEqual(slices(applyAll(state, events)));
+    expect(cachedSlices(applyAll(restored, events))).toEqual(cachedSlices(applyAll(state, events)));
     expect(Object.keys(applyAll(restored, events).drafts)).toEqual([`${CID}/${parent.id}`]);
   });
 
@@ -235,21 +219,9 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
     let state = fetched(channelState({ channel: { last_seq: 5000 } }), parents, 100);
     // The first thread is long; each later one has a later reply than the one before.
     const long = repliesTo(parents[0]!, 1, CACHED_REPLIES_PER_THREAD + 10);
-    state = reduce(state, {
-      type: 'rest/replies',
-      parent_id: parents[0]!.id,
-      messages: long,
-      page: 'latest',
-      limit: 200,
-    });
+    state = withReplies(state, parents[0]!, long, 200);
     parents.slice(1).forEach((p, i) => {
-      state = reduce(state, {
-        type: 'rest/replies',
-        parent_id: p.id,
-        messages: repliesTo(p, 2000 + i, 2000 + i),
-        page: 'latest',
-        limit: 30,
-      });
+      state = withReplies(state, p, repliesTo(p, 2000 + i, 2000 + i));
     });
     const threads = Array.from({ length: CACHED_THREADS + 5 }, (_, i) => threadOf(parentOf(3000 + i)));
     state = reduce(state, { type: 'rest/threads', threads, next: 'c2', append: false });
@@ -273,15 +245,7 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
     expect(restored.mentions?.hasOlder).toBe(true);
 
     // A long thread keeps its newest replies and knows there are older ones.
-    const one = await restart(
-      reduce(fetched(channelState({}), [parents[0]!]), {
-        type: 'rest/replies',
-        parent_id: parents[0]!.id,
-        messages: long,
-        page: 'latest',
-        limit: 200,
-      }),
-    );
+    const one = await restart(withReplies(fetched(channelState({}), [parents[0]!]), parents[0]!, long, 200));
     const list = one.replies[parents[0]!.id]!;
     expect(list.ids).toEqual(long.slice(-CACHED_REPLIES_PER_THREAD).map((m) => m.id));
     expect(list.hasOlder).toBe(true);
@@ -291,22 +255,10 @@ describe('Persister: threads, mentions and the user’s own lists survive a rest
     const parents = Array.from({ length: CACHED_REPLY_THREADS + 1 }, (_, i) => parentOf(1000 + i));
     let state = fetched(channelState({ channel: { last_seq: 5000 } }), parents, 100);
     parents.slice(0, CACHED_REPLY_THREADS).forEach((p, i) => {
-      state = reduce(state, {
-        type: 'rest/replies',
-        parent_id: p.id,
-        messages: repliesTo(p, 2000 + i, 2000 + i),
-        page: 'latest',
-        limit: 30,
-      });
+      state = withReplies(state, p, repliesTo(p, 2000 + i, 2000 + i));
     });
     const last = parents.at(-1)!;
-    const next = reduce(state, {
-      type: 'rest/replies',
-      parent_id: last.id,
-      messages: repliesTo(last, 2900, 2900),
-      page: 'latest',
-      limit: 30,
-    });
+    const next = withReplies(state, last, repliesTo(last, 2900, 2900));
     expect(diff(state, next).records?.map((r) => [r.kind, r.key, r.value === null])).toEqual([
       ['replies', last.id, false],
       ['replies', parents[0]!.id, true],

@@ -142,3 +142,18 @@ export const channelView = (state: ParleyState, cid = CID) => ({
     hasNewer: state.messages[cid].hasNewer,
   },
 });
+
+/** The parts of the state the persistent cache keeps besides channels and messages. */
+export const cachedSlices = (s: ParleyState) => ({
+  replies: s.replies,
+  threads: s.threads,
+  threadList: s.threadList,
+  mentions: s.mentions,
+  blocks: s.blocks,
+  userMutes: s.userMutes,
+  channelMutes: s.channelMutes,
+  drafts: s.drafts,
+  reminders: s.reminders,
+  scheduledMessages: s.scheduledMessages,
+  starred: s.starred,
+});
